@@ -1,0 +1,1 @@
+"""tai-project: trustworthy AI operational with Kedro."""

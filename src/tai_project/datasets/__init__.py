@@ -1,0 +1,1 @@
+"""Custom Kedro datasets (where kedro-datasets has none) and the default-data exporter."""

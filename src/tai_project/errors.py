@@ -1,0 +1,17 @@
+"""Project exceptions: each message says what was found, where, what was expected and how to fix it."""
+
+
+class TaiProjectError(Exception):
+    """Base class of every error this project raises on purpose."""
+
+
+class DataValidationError(TaiProjectError):
+    """Input data (images or metadata) break the declared data schema."""
+
+
+class RequirementsError(TaiProjectError):
+    """``trust_requirements.yml`` is not valid."""
+
+
+class TrustGateError(TaiProjectError):
+    """The model missed at least one trust requirement, so it was not promoted."""

@@ -1,0 +1,1 @@
+"""Torch networks, the training loop and the MLflow inference model (plain torch, no Kedro)."""

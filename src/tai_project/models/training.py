@@ -1,0 +1,123 @@
+"""Seeded training with early stopping, and batched prediction (plain torch)."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import random
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+logger = logging.getLogger(__name__)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python's, numpy's and torch's global random generators with one ``seed``."""
+    random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002 - seeds third-party code that uses the global state
+    torch.manual_seed(seed)
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Optimisation settings; every field comes from ``parameters/model_engineering.yml``."""
+
+    max_epochs: int
+    batch_size: int
+    learning_rate: float
+    weight_decay: float
+    early_stopping_patience: int
+
+
+@dataclass
+class TrainingResult:
+    """The network at its best validation epoch and the per-epoch history."""
+
+    network: nn.Module
+    best_epoch: int
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def train_network(
+    network: nn.Module,
+    train: tuple[np.ndarray, np.ndarray],
+    validation: tuple[np.ndarray, np.ndarray],
+    *,
+    config: TrainingConfig,
+    device: torch.device,
+    seed: int,
+) -> TrainingResult:
+    """Train with Adam and cross-entropy; stop when validation loss has not improved for
+    ``early_stopping_patience`` epochs and return the network from its best epoch.
+
+    The input network is not modified: training works on a copy.
+    """
+    seed_everything(seed)
+    network = copy.deepcopy(network).to(device)
+    loader = DataLoader(
+        TensorDataset(torch.as_tensor(train[0]), torch.as_tensor(train[1])),
+        batch_size=config.batch_size,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(seed),
+    )
+    optimiser = torch.optim.Adam(
+        network.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+    )
+    loss_fn = nn.CrossEntropyLoss()
+    best_loss, best_epoch, best_state = float("inf"), 0, copy.deepcopy(network.state_dict())
+    history = []
+    for epoch in range(1, config.max_epochs + 1):
+        network.train()
+        total, count = 0.0, 0
+        for pixels, labels in loader:
+            pixels, labels = pixels.to(device), labels.to(device)
+            optimiser.zero_grad()
+            loss = loss_fn(network(pixels), labels)
+            loss.backward()
+            optimiser.step()
+            total, count = total + loss.item() * len(labels), count + len(labels)
+        val_loss, val_accuracy = _evaluate(network, validation, loss_fn, device)
+        history.append(
+            {"epoch": epoch, "train_loss": total / count, "val_loss": val_loss,
+             "val_accuracy": val_accuracy}
+        )
+        logger.info(
+            "epoch %d/%d  train_loss=%.4f  val_loss=%.4f  val_accuracy=%.4f",
+            epoch, config.max_epochs, total / count, val_loss, val_accuracy,
+        )
+        if val_loss < best_loss:
+            best_loss, best_epoch = val_loss, epoch
+            best_state = copy.deepcopy(network.state_dict())
+        elif epoch - best_epoch >= config.early_stopping_patience:
+            logger.info("early stopping: no val_loss improvement since epoch %d", best_epoch)
+            break
+    network.load_state_dict(best_state)
+    return TrainingResult(network=network.cpu().eval(), best_epoch=best_epoch, history=history)
+
+
+@torch.no_grad()
+def _evaluate(
+    network: nn.Module, data: tuple[np.ndarray, np.ndarray], loss_fn: nn.Module, device: torch.device
+) -> tuple[float, float]:
+    network.eval()
+    logits = network(torch.as_tensor(data[0]).to(device))
+    labels = torch.as_tensor(data[1]).to(device)
+    accuracy = (logits.argmax(dim=1) == labels).float().mean().item()
+    return loss_fn(logits, labels).item(), accuracy
+
+
+@torch.no_grad()
+def predict_proba(
+    network: nn.Module, pixels: np.ndarray, *, batch_size: int, device: torch.device
+) -> np.ndarray:
+    """Return softmax class probabilities, shape ``(n, num_classes)``, for raw ``pixels``."""
+    network = network.to(device).eval()
+    batches = [
+        torch.softmax(network(torch.as_tensor(pixels[i : i + batch_size]).to(device)), dim=1).cpu()
+        for i in range(0, len(pixels), batch_size)
+    ]
+    return torch.cat(batches).numpy() if batches else np.empty((0, 0), dtype=np.float32)

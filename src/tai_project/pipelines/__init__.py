@@ -1,0 +1,1 @@
+"""The six CRISP-ML(Q) stages, one modular pipeline each."""

@@ -1,0 +1,40 @@
+"""Data understanding: validate the trust requirements and the raw data, profile the data."""
+
+from kedro.pipeline import Node, Pipeline
+
+from .nodes import load_images, plot_data_profile, profile_data, validate_trust_requirements
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline(
+        [
+            Node(
+                validate_trust_requirements,
+                "params:trust_requirements",
+                "trust_requirements",
+                name="validate_trust_requirements",
+            ),
+            Node(
+                load_images,
+                ["raw_images", "raw_metadata", "params:data_schema"],
+                ["validated_images", "validated_metadata"],
+                name="load_images",
+            ),
+            Node(
+                profile_data,
+                ["validated_images", "validated_metadata", "params:data_schema"],
+                "data_profile",
+                name="profile_data",
+            ),
+            Node(
+                plot_data_profile,
+                ["validated_images", "validated_metadata", "params:data_schema"],
+                "data_profile_plot",
+                name="plot_data_profile",
+            ),
+        ],
+        namespace="data_understanding",
+        inputs={"raw_images", "raw_metadata"},
+        outputs={"trust_requirements", "validated_images", "validated_metadata", "data_profile"},
+        parameters={"params:trust_requirements", "params:data_schema"},
+    )

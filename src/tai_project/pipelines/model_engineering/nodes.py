@@ -1,0 +1,62 @@
+"""Nodes of the model engineering stage."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+from tai_project.models.network import SmallCNN, resolve_device
+from tai_project.models.training import TrainingConfig, seed_everything, train_network
+from tai_project.pipelines.tracking import as_metric_history
+
+
+def train_classifier(
+    model_input: dict[str, np.ndarray],
+    params: dict[str, Any],
+    data_schema: dict[str, Any],
+    seed: int,
+) -> tuple[SmallCNN, list[dict[str, float]]]:
+    """Return the trained network (best validation epoch) and its per-epoch history."""
+    seed_everything(seed)
+    network = SmallCNN(
+        num_classes=len(data_schema["classes"]),
+        channels=tuple(params["network"]["channels"]),
+        groups=params["network"]["groups"],
+        pixel_mean=float(model_input["pixel_mean"]),
+        pixel_std=float(model_input["pixel_std"]),
+    )
+    result = train_network(
+        network,
+        (model_input["train_pixels"], model_input["train_labels"]),
+        (model_input["validation_pixels"], model_input["validation_labels"]),
+        config=TrainingConfig(**params["training"]),
+        device=resolve_device(params["device"]),
+        seed=seed,
+    )
+    return result.network, result.history
+
+
+def history_to_metrics(history: list[dict[str, float]]) -> dict[str, list[dict[str, float]]]:
+    """Return the history as MLflow metric histories (one step per epoch)."""
+    names = [key for key in history[0] if key != "epoch"] if history else []
+    return {
+        name: [as_metric_history({name: row[name]}, step=int(row["epoch"]))[name] for row in history]
+        for name in names
+    }
+
+
+def plot_training_history(history: list[dict[str, float]]) -> Figure:
+    """Return loss curves (train, validation) and validation accuracy per epoch."""
+    epochs = [row["epoch"] for row in history]
+    figure, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 3.5))
+    loss_ax.plot(epochs, [row["train_loss"] for row in history], label="train")
+    loss_ax.plot(epochs, [row["val_loss"] for row in history], label="validation")
+    loss_ax.set(title="Cross-entropy loss", xlabel="epoch")
+    loss_ax.legend()
+    acc_ax.plot(epochs, [row["val_accuracy"] for row in history])
+    acc_ax.set(title="Validation accuracy", xlabel="epoch")
+    figure.tight_layout()
+    return figure
