@@ -72,12 +72,18 @@ def plot_confusion_matrix(
 
 
 def check_trust_gate(
-    trust_requirements: dict[str, Any],
-    performance_metrics: dict[str, float],
-    data_profile: dict[str, Any],
+    trust_requirements: dict[str, Any], *metric_sets: dict[str, Any]
 ) -> dict[str, Any]:
-    """Return the gate report: each requirement with measured value, threshold and status."""
-    measured = {**performance_metrics, "group_share": data_profile["group_share"]}
+    """Return the gate report: each requirement with measured value, threshold and status.
+
+    ``metric_sets`` are the flat metric dicts of any stage (data profile, performance, ...);
+    a new trust metric reaches the gate by adding its dataset to this node's inputs.
+    """
+    measured: dict[str, float] = {}
+    for metrics in metric_sets:
+        measured.update(
+            {k: v for k, v in metrics.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+        )
     return check_requirements(parse_requirements(trust_requirements), measured).to_dict()
 
 

@@ -24,13 +24,14 @@ def create_pipeline(**kwargs) -> Pipeline:
                  name="metrics_for_mlflow"),
             Node(
                 check_trust_gate,
-                ["trust_requirements", "performance_metrics", "data_profile"],
+                # the requirements as written now, then every metric set the gate checks
+                ["params:trust_requirements", "data_profile", "performance_metrics"],
                 "gate_report",
                 name="check_trust_gate",
             ),
         ],
         namespace="model_evaluation",
-        inputs={"trained_network", "model_input", "trust_requirements", "data_profile"},
+        inputs={"trained_network", "model_input", "data_profile"},
         outputs={"gate_report", "performance_metrics"},
-        parameters={"params:data_schema"},
+        parameters={"params:data_schema", "params:trust_requirements"},
     )
