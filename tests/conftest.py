@@ -10,6 +10,8 @@ from typing import Any
 
 import mlflow
 import pytest
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
 
 from tai_project.datasets.default_data import export_digits
 
@@ -60,6 +62,12 @@ def project(tmp_path: Path, tiny_raw_data: Path, monkeypatch: pytest.MonkeyPatch
     root.mkdir()
     shutil.copytree(PROJECT_ROOT / "conf" / "base", root / "conf" / "base")
     (root / "conf" / "local").mkdir()
+    # An absolute store URI: MLflow caches one SQLAlchemy store per URI string, so the
+    # relative default (sqlite:///mlflow.db) would reach the first test's file in later tests.
+    server = (PROJECT_ROOT / "conf" / "base" / "mlflow.yml").read_text().split("tracking:")[0]
+    (root / "conf" / "local" / "mlflow.yml").write_text(
+        server.replace("sqlite:///mlflow.db", f"sqlite:///{root}/mlflow.db")
+    )
     for name in ("pyproject.toml", ".telemetry"):
         shutil.copy(PROJECT_ROOT / name, root / name)
     (root / "src").mkdir()  # kedro requires it; the package itself is the installed one
@@ -70,14 +78,23 @@ def project(tmp_path: Path, tiny_raw_data: Path, monkeypatch: pytest.MonkeyPatch
 
 def run_kedro(project: Path, *, params: dict[str, Any] | None = None, **run_args: Any) -> dict:
     """Run the project in a real ``KedroSession`` with ``FAST_PARAMS`` deep-merged with ``params``."""
-    from kedro.framework.session import KedroSession
-    from kedro.framework.startup import bootstrap_project
-
     bootstrap_project(project)
-    with KedroSession.create(
-        project_path=project, runtime_params=_merge(FAST_PARAMS, params or {})
-    ) as session:
-        return session.run(**run_args)
+    try:
+        with KedroSession.create(
+            project_path=project, runtime_params=_merge(FAST_PARAMS, params or {})
+        ) as session:
+            return session.run(**run_args)
+    finally:
+        _release_leaked_run()
+
+
+def _release_leaked_run() -> None:
+    """kedro-mlflow 2.0.3 under kedro 1.7 ends the run from another thread, so the fluent
+    API's (thread-local) active-run stack of this thread still holds it: a second session
+    in the same process would log into the finished run. Pop it, keeping its stored status."""
+    while (active := mlflow.active_run()) is not None:
+        status = mlflow.MlflowClient().get_run(active.info.run_id).info.status
+        mlflow.end_run(status=status if status in {"FINISHED", "FAILED", "KILLED"} else "FINISHED")
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

@@ -47,8 +47,8 @@ def ks_feature_drift(
     """
     corrected_alpha = alpha / len(reference)
     results = []
-    for feature in reference:
-        test = ks_2samp(reference[feature], batch[feature])
+    for feature, values in reference.items():
+        test = ks_2samp(values, batch[feature])
         results.append(
             FeatureDrift(
                 feature=feature,

@@ -115,7 +115,8 @@ class GateReport:
         return cls(checks=tuple(RequirementCheck(**check) for check in data["checks"]))
 
     def table(self) -> str:
-        """Return the gate as a fixed-width text table (principle, requirement, measured, threshold, status)."""
+        """Return the gate as a fixed-width text table: principle, requirement, measured,
+        threshold, status."""
         header = ("principle", "requirement", "measured", "threshold", "status")
         rows = [header] + [
             (c.principle, c.requirement, _fmt(c.measured), _fmt(c.threshold), c.status.upper())

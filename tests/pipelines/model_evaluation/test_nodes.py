@@ -1,0 +1,57 @@
+import numpy as np
+import pytest
+
+from tai_project.pipelines.model_evaluation.nodes import (
+    check_trust_gate,
+    compute_performance_metrics,
+    metrics_for_mlflow,
+    plot_confusion_matrix,
+)
+
+SCHEMA = {"classes": [0, 1], "group_column": "site"}
+REQUIREMENTS = {
+    "data": {"min_group_share": 0.2},
+    "reliability": {"min_accuracy": 0.7},
+    "fairness": {"min_worst_group_accuracy": 0.6, "max_accuracy_gap": 0.3},
+}
+
+
+@pytest.fixture
+def predictions():
+    # group A: 4/4 right, group B: 2/4 right -> accuracy 0.75, worst 0.5, gap 0.5
+    labels = np.array([0, 1, 0, 1, 0, 1, 0, 1])
+    predicted = np.array([0, 1, 0, 1, 1, 1, 0, 0])
+    return {
+        "probabilities": np.eye(2)[predicted] * 0.8 + 0.1,
+        "labels": labels,
+        "groups": np.array(["A"] * 4 + ["B"] * 4),
+    }
+
+
+def test_performance_metrics_hand_computed(predictions):
+    metrics = compute_performance_metrics(predictions, SCHEMA)
+    assert metrics["accuracy"] == 0.75
+    assert metrics["accuracy_site_A"] == 1.0 and metrics["accuracy_site_B"] == 0.5
+    assert metrics["worst_group_accuracy"] == 0.5 and metrics["accuracy_gap"] == 0.5
+    assert metrics["recall_class_0"] == 0.75 and metrics["recall_class_1"] == 0.75
+    assert metrics["n_test"] == 8
+    assert plot_confusion_matrix(predictions, SCHEMA).axes
+
+
+def test_gate_merges_metric_sets_and_blocks(predictions):
+    metrics = compute_performance_metrics(predictions, SCHEMA)
+    report = check_trust_gate(REQUIREMENTS, {"group_share": 0.25, "n_images": 8}, metrics)
+    status = {c["requirement"]: (c["status"], c["measured"]) for c in report["checks"]}
+    assert status == {
+        "min_group_share": ("pass", 0.25),
+        "min_accuracy": ("pass", 0.75),
+        "min_worst_group_accuracy": ("fail", 0.5),
+        "max_accuracy_gap": ("fail", 0.5),
+    }
+    assert report["passed"] is False
+
+
+def test_metrics_for_mlflow_shape():
+    assert metrics_for_mlflow({"accuracy": 0.5, "flag": True}) == {
+        "accuracy": {"value": 0.5, "step": 0}
+    }
