@@ -12,6 +12,7 @@ export KEDRO_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
 export MPLBACKEND := Agg
 export PATH := $(BIN):$(PATH)
+export COLUMNS ?= 150
 
 .PHONY: help setup data run test test-fast lint mlflow-ui viz clean-runs
 

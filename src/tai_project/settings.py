@@ -2,6 +2,10 @@
 
 from kedro.config import OmegaConfigLoader
 
+from tai_project.hooks import TrustGateSummaryHooks
+
+HOOKS = (TrustGateSummaryHooks(),)
+
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",

@@ -40,10 +40,9 @@ def prepare_release(
 
 
 def enforce_trust_gate(gate_report: dict[str, Any], registry_state: dict[str, Any]) -> dict[str, Any]:
-    """Log the gate table; raise ``TrustGateError`` listing each failed requirement if any
-    failed. Return the deployment record (verdict and the versions the aliases point to)."""
+    """Raise ``TrustGateError`` listing each failed requirement if any failed; else return
+    the deployment record (verdict and the versions the aliases point to)."""
     report = GateReport.from_dict(gate_report)
-    logger.info("Trust gate\n%s", report.table())
     record = {"gate_passed": report.passed, **registry_state}
     if not report.passed:
         failures = "\n".join(

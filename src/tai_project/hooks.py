@@ -1,0 +1,44 @@
+"""Project hooks: presentation only, no pipeline logic."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from kedro.framework.hooks import hook_impl
+
+from tai_project.trust.requirements import GateReport
+
+logger = logging.getLogger(__name__)
+
+
+class TrustGateSummaryHooks:
+    """Show the trust gate table as the last thing a run prints, whether it passed or not.
+
+    It remembers the ``gate_report`` saved in this run (never reads an older version).
+    """
+
+    def __init__(self) -> None:
+        self._report: GateReport | None = None
+
+    @hook_impl
+    def before_pipeline_run(self) -> None:
+        self._report = None
+
+    @hook_impl
+    def after_dataset_saved(self, dataset_name: str, data: Any) -> None:
+        if dataset_name == "gate_report":
+            self._report = GateReport.from_dict(data)
+
+    @hook_impl
+    def after_pipeline_run(self) -> None:
+        self._show()
+
+    @hook_impl
+    def on_pipeline_error(self) -> None:
+        self._show()
+
+    def _show(self) -> None:
+        if self._report is not None:
+            verdict = "PASSED" if self._report.passed else "FAILED: the model is not promoted"
+            logger.info("Trust gate %s\n%s", verdict, self._report.table())
