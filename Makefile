@@ -14,7 +14,7 @@ export MPLBACKEND := Agg
 export PATH := $(BIN):$(PATH)
 export COLUMNS ?= 150
 
-.PHONY: help setup data run test test-fast lint mlflow-ui viz clean-runs
+.PHONY: help setup data run test test-fast lint mlflow-ui viz clean-runs bench-privacy
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -51,3 +51,7 @@ viz: setup  ## kedro viz on http://127.0.0.1:4141
 clean-runs:  ## delete local runs (MLflow store, artifacts, data/02-08); keeps data/01_raw
 	rm -rf mlflow.db mlartifacts mlruns
 	find data/0[2-8]_* -mindepth 1 ! -name .gitkeep -exec rm -rf {} +
+
+bench-privacy: data  ## privacy-utility trade-off at eps 1, 3, 8, inf -> bench/results/privacy_tradeoff.*
+	@test -f data/05_model_input/model_input.npz || $(BIN)/kedro run --pipelines data_understanding,data_engineering
+	$(BIN)/python bench/privacy_tradeoff.py $(if $(SEEDS),--seeds $(SEEDS),)

@@ -21,10 +21,16 @@ TINY_IMAGES = 400
 # Small, fast settings for end-to-end runs; the requirements are loose enough for a
 # 400-image, few-epoch model to pass, so tests that need a failing gate tighten them.
 FAST_PARAMS: dict[str, Any] = {
-    "model_engineering": {"training_setup": {"training": {"max_epochs": 4}}},
+    "model_engineering": {
+        "training_setup": {
+            "training": {"max_epochs": 4},
+            "privacy": {"epochs": 4, "batch_size": 32, "learning_rate": 0.01},
+        }
+    },
     "trust_requirements": {
         "reliability": {"min_accuracy": 0.3},
         "fairness": {"min_worst_group_accuracy": 0.2, "max_accuracy_gap": 0.6},
+        "privacy": {"max_epsilon": 8.0, "max_mia_auc": 0.9, "max_mia_tpr_at_1pct_fpr": 0.5},
     },
 }
 

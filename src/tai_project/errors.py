@@ -15,3 +15,7 @@ class RequirementsError(TaiProjectError):
 
 class TrustGateError(TaiProjectError):
     """The model missed at least one trust requirement, so it was not promoted."""
+
+
+class ParameterError(TaiProjectError):
+    """A stage parameter (``conf/base/parameters/<stage>.yml``) has an invalid value."""

@@ -44,12 +44,23 @@ class FairnessRequirements(_Section):
     max_accuracy_gap: Rate | None
 
 
+class PrivacyRequirements(_Section):
+    """Privacy (PR): the differential-privacy budget spent in training (Opacus accountant;
+    infinite without DP) and how well a membership-inference attack does (the strongest of
+    the threshold attacks in ``trust/privacy.py``)."""
+
+    max_epsilon: Annotated[float, Field(gt=0.0)] | None
+    max_mia_auc: Rate | None
+    max_mia_tpr_at_1pct_fpr: Rate | None
+
+
 class TrustRequirements(_Section):
     """All written trust requirements, one section per principle."""
 
     data: DataRequirements
     reliability: ReliabilityRequirements
     fairness: FairnessRequirements
+    privacy: PrivacyRequirements
 
 
 def parse_requirements(raw: Mapping[str, Any], *, source: str = "trust_requirements") -> TrustRequirements:

@@ -13,8 +13,25 @@ from tai_project.errors import DataValidationError
 SPLITS = ("train", "validation", "calibration", "test")
 
 
-def minimise_metadata(metadata: pd.DataFrame, keep_columns: list[str]) -> pd.DataFrame:
-    """Return only the metadata columns listed in ``keep_columns`` (data minimisation)."""
+def minimise_metadata(
+    metadata: pd.DataFrame, keep_columns: list[str], forbidden_columns: list[str]
+) -> pd.DataFrame:
+    """Return only the metadata columns listed in ``keep_columns`` (data minimisation).
+
+    A column named in ``forbidden_columns`` (direct identifiers such as a patient name)
+    that is present in the metadata at all stops the run: such data must not enter the
+    pipeline, not even to be dropped here. Names are compared case- and space-insensitively.
+    """
+    forbidden = {_column_key(name) for name in forbidden_columns}
+    found = [column for column in metadata.columns if _column_key(column) in forbidden]
+    if found:
+        raise DataValidationError(
+            f"metadata.csv (data/01_raw/metadata.csv) has column(s) {found} listed in "
+            "data_engineering.forbidden_columns (direct identifiers); expected none of them. "
+            "Remove the column(s) from the raw metadata (and from its DVC-tracked history) "
+            "before running, or, if the column is not an identifier, take it off "
+            "forbidden_columns in conf/base/parameters/data_engineering.yml."
+        )
     missing = [column for column in keep_columns if column not in metadata.columns]
     if missing:
         raise DataValidationError(
@@ -22,6 +39,10 @@ def minimise_metadata(metadata: pd.DataFrame, keep_columns: list[str]) -> pd.Dat
             f"does not have; it has {list(metadata.columns)}."
         )
     return metadata.loc[:, keep_columns].copy()
+
+
+def _column_key(name: object) -> str:
+    return str(name).strip().lower().replace(" ", "_").replace("-", "_")
 
 
 def split_dataset(

@@ -10,7 +10,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 minimise_metadata,
-                ["validated_metadata", "params:keep_columns"],
+                ["validated_metadata", "params:keep_columns", "params:forbidden_columns"],
                 "minimal_metadata",
                 name="minimise_metadata",
             ),

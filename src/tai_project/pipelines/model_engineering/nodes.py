@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -9,6 +10,11 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from tai_project.models.network import SmallCNN, resolve_device
+from tai_project.models.private_training import (
+    PrivacyBudget,
+    PrivacyConfig,
+    train_private_network,
+)
 from tai_project.models.training import TrainingConfig, seed_everything, train_network
 from tai_project.pipelines.tracking import as_metric_history
 
@@ -18,8 +24,10 @@ def train_classifier(
     params: dict[str, Any],
     data_schema: dict[str, Any],
     seed: int,
-) -> tuple[SmallCNN, list[dict[str, float]]]:
-    """Return the trained network (best validation epoch) and its per-epoch history."""
+) -> tuple[SmallCNN, list[dict[str, float]], dict[str, Any]]:
+    """Return the trained network (best validation epoch), its per-epoch history and the
+    privacy budget spent: DP-SGD when ``params.privacy.enabled`` (epsilon per epoch in the
+    history), else the non-private loop and an infinite epsilon."""
     seed_everything(seed)
     network = SmallCNN(
         num_classes=len(data_schema["classes"]),
@@ -28,15 +36,30 @@ def train_classifier(
         pixel_mean=float(model_input["pixel_mean"]),
         pixel_std=float(model_input["pixel_std"]),
     )
+    train = (model_input["train_pixels"], model_input["train_labels"])
+    validation = (model_input["validation_pixels"], model_input["validation_labels"])
+    device = resolve_device(params["device"])
+    privacy = dict(params.get("privacy") or {"enabled": False})
+    if privacy.pop("enabled"):
+        private = train_private_network(
+            network, train, validation, config=PrivacyConfig(**privacy), device=device, seed=seed
+        )
+        return private.training.network, private.training.history, asdict(private.budget)
     result = train_network(
         network,
-        (model_input["train_pixels"], model_input["train_labels"]),
-        (model_input["validation_pixels"], model_input["validation_labels"]),
+        train,
+        validation,
         config=TrainingConfig(**params["training"]),
-        device=resolve_device(params["device"]),
+        device=device,
         seed=seed,
     )
-    return result.network, result.history
+    return result.network, result.history, asdict(PrivacyBudget.non_private())
+
+
+def privacy_budget_to_metrics(privacy_budget: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Return the numeric fields of the privacy budget (epsilon, delta, noise multiplier,
+    sample rate, steps) in kedro-mlflow's metric shape."""
+    return as_metric_history(privacy_budget)
 
 
 def history_to_metrics(history: list[dict[str, float]]) -> dict[str, list[dict[str, float]]]:

@@ -13,6 +13,7 @@ from tai_project.models.network import SmallCNN, resolve_device
 from tai_project.models.training import predict_proba
 from tai_project.pipelines.tracking import as_metric_history
 from tai_project.trust.fairness import group_accuracy
+from tai_project.trust.privacy import balanced_membership_split, membership_inference
 from tai_project.trust.requirements import check_requirements, parse_requirements
 
 
@@ -90,3 +91,88 @@ def check_trust_gate(
 def metrics_for_mlflow(performance_metrics: dict[str, float]) -> dict[str, dict[str, float]]:
     """Return the metrics in kedro-mlflow's metric-history shape."""
     return as_metric_history(performance_metrics)
+
+
+_FPR_LEVELS = {"1pct": 0.01, "0_1pct": 0.001}  # metric-name suffix -> FPR (Carlini et al. 2022)
+
+
+def attack_membership(
+    network: SmallCNN,
+    model_input: dict[str, np.ndarray],
+    params: dict[str, Any],
+    inference: dict[str, Any],
+    seed: int,
+) -> dict[str, Any]:
+    """Return the membership-inference report: for each threshold attack its AUC, advantage,
+    TPR at 1 % and 0.1 % FPR and ROC curve, on equal-size disjoint members (training
+    images) and non-members (the held-out ``params.nonmember_splits``)."""
+    splits = params["nonmember_splits"]
+    holdout_pixels = np.concatenate([model_input[f"{s}_pixels"] for s in splits])
+    holdout_labels = np.concatenate([model_input[f"{s}_labels"] for s in splits])
+    chosen = balanced_membership_split(
+        len(model_input["train_labels"]), len(holdout_labels), seed=seed,
+        max_per_side=params["max_per_side"],
+    )
+    def probabilities(pixels: np.ndarray) -> np.ndarray:
+        return predict_proba(network, pixels, batch_size=inference["batch_size"],
+                             device=resolve_device(inference["device"]))
+    attacks = membership_inference(
+        probabilities(model_input["train_pixels"][chosen.members]),
+        model_input["train_labels"][chosen.members],
+        probabilities(holdout_pixels[chosen.nonmembers]),
+        holdout_labels[chosen.nonmembers],
+        attacks=params["attacks"],
+        fpr_levels=tuple(_FPR_LEVELS.values()),
+    )
+    return {
+        "n_members": len(chosen.members),
+        "n_nonmembers": len(chosen.nonmembers),
+        "nonmember_splits": list(splits),
+        "attacks": {
+            name: {
+                "auc": result.auc,
+                "advantage": result.advantage,
+                **{f"tpr_at_{k}_fpr": result.tpr_at_fpr[v] for k, v in _FPR_LEVELS.items()},
+                "fpr": result.fpr.tolist(),
+                "tpr": result.tpr.tolist(),
+            }
+            for name, result in attacks.items()
+        },
+    }
+
+
+def compute_privacy_metrics(
+    membership_attack: dict[str, Any], privacy_budget: dict[str, Any]
+) -> dict[str, float]:
+    """Return the flat privacy metrics the gate checks: ``epsilon`` spent in training
+    (infinite without DP) and, per attack figure, the strongest attack's value
+    (``mia_auc``, ``mia_advantage``, ``mia_tpr_at_1pct_fpr``, ...) plus each attack's own."""
+    figures = ["auc", "advantage", *[f"tpr_at_{k}_fpr" for k in _FPR_LEVELS]]
+    attacks = membership_attack["attacks"]
+    return {
+        "epsilon": float(privacy_budget["epsilon"]),
+        "dp_delta": float(privacy_budget["delta"]),
+        **{f"mia_{f}": max(a[f] for a in attacks.values()) for f in figures},
+        **{f"mia_{name}_{f}": a[f] for name, a in attacks.items() for f in figures},
+    }
+
+
+def plot_membership_roc(membership_attack: dict[str, Any]) -> Figure:
+    """Return the attacks' ROC curves, linear and log-log (the low-FPR view of Carlini et
+    al. 2022), with the chance diagonal."""
+    figure, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for name, attack in membership_attack["attacks"].items():
+        label = f"{name} (AUC {attack['auc']:.3f}, TPR@1%FPR {attack['tpr_at_1pct_fpr']:.3f})"
+        for axis in axes:
+            axis.plot(attack["fpr"], attack["tpr"], label=label)
+    n = membership_attack["n_members"]
+    for axis, scale in zip(axes, ("linear", "log")):
+        low = 0.0 if scale == "linear" else 1.0 / (2 * n)
+        axis.plot([low, 1], [low, 1], "k--", linewidth=0.8, label="chance")
+        axis.set(xscale=scale, yscale=scale, xlabel="false positive rate",
+                 ylabel="true positive rate", xlim=(low, 1), ylim=(low, 1))
+    axes[0].set_title(f"Membership inference ROC ({n} members / {n} non-members)")
+    axes[1].set_title("Same, log-log (low FPR)")
+    axes[0].legend(fontsize=8, loc="lower right")
+    figure.tight_layout()
+    return figure
