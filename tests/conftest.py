@@ -10,6 +10,7 @@ from typing import Any
 
 import mlflow
 import pytest
+import yaml
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
@@ -80,6 +81,19 @@ def project(tmp_path: Path, tiny_raw_data: Path, monkeypatch: pytest.MonkeyPatch
     shutil.copytree(tiny_raw_data, root / "data" / "01_raw")
     monkeypatch.chdir(root)
     return root
+
+
+def shipped_requirements(**overrides: float | None) -> dict[str, Any]:
+    """The shipped ``trust_requirements`` with every requirement switched off (``null``)
+    except ``overrides`` (``"section.key": threshold``); new sections need no test changes."""
+    path = PROJECT_ROOT / "conf" / "base" / "parameters" / "trust_requirements.yml"
+    shipped = yaml.safe_load(path.read_text())["trust_requirements"]
+    requirements = {section: dict.fromkeys(keys) for section, keys in shipped.items()}
+    for dotted, threshold in overrides.items():
+        section, key = dotted.split(".")
+        assert key in requirements[section], f"{dotted} is not a shipped requirement"
+        requirements[section][key] = threshold
+    return requirements
 
 
 def run_kedro(project: Path, *, params: dict[str, Any] | None = None, **run_args: Any) -> dict:

@@ -4,6 +4,7 @@ import ast
 from pathlib import Path
 
 import pytest
+from kedro.framework.project import configure_project, pipelines
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "tai_project"
 NODE_MODULES = sorted((SRC / "pipelines").glob("*/nodes.py"))
@@ -31,8 +32,6 @@ def test_nodes_do_not_call_mlflow(path):
 
 
 def test_six_stages_are_registered_and_default_runs_them_all():
-    from kedro.framework.project import configure_project, pipelines
-
     configure_project("tai_project")
     stages = {"data_understanding", "data_engineering", "model_engineering",
               "model_evaluation", "deployment", "monitoring"}

@@ -4,12 +4,14 @@ import pytest
 
 from tai_project.errors import RequirementsError
 from tai_project.trust.requirements import check_requirements, parse_requirements
+from tests.conftest import shipped_requirements
 
-VALID = {
-    "data": {"min_group_share": 0.15},
-    "reliability": {"min_accuracy": 0.9},
-    "fairness": {"min_worst_group_accuracy": 0.8, "max_accuracy_gap": 0.1},
-}
+VALID = shipped_requirements(**{
+    "data.min_group_share": 0.15,
+    "reliability.min_accuracy": 0.9,
+    "fairness.min_worst_group_accuracy": 0.8,
+    "fairness.max_accuracy_gap": 0.1,
+})
 
 
 def _with(section: str, key: str, value) -> dict:
@@ -25,7 +27,7 @@ def test_unknown_key_is_named_with_the_valid_keys():
         parse_requirements(_with("fairness", "max_acuracy_gap", 0.1))
     message = str(error.value)
     assert "trust_requirements.fairness.max_acuracy_gap: unknown key" in message
-    assert "['max_accuracy_gap', 'min_worst_group_accuracy']" in message
+    assert "'max_accuracy_gap'" in message and "'min_worst_group_accuracy'" in message
 
 
 def test_unknown_section_is_named():
@@ -46,8 +48,9 @@ def test_rate_outside_unit_interval_is_refused(value):
 
 
 def test_missing_key_must_be_written_or_switched_off():
+    fairness = {k: v for k, v in VALID["fairness"].items() if k != "max_accuracy_gap"}
     with pytest.raises(RequirementsError, match=r"fairness\.max_accuracy_gap: missing"):
-        parse_requirements({**VALID, "fairness": {"min_worst_group_accuracy": 0.8}})
+        parse_requirements({**VALID, "fairness": fairness})
 
 
 def test_gate_checks_min_and_max_directions():
@@ -55,7 +58,7 @@ def test_gate_checks_min_and_max_directions():
         parse_requirements(VALID),
         {"group_share": 0.25, "accuracy": 0.95, "worst_group_accuracy": 0.7, "accuracy_gap": 0.1},
     )
-    status = {c.requirement: c.status for c in report.checks}
+    status = {c.requirement: c.status for c in report.checks if c.status != "off"}
     assert status == {
         "min_group_share": "pass",
         "min_accuracy": "pass",

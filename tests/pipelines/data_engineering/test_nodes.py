@@ -6,7 +6,6 @@ from tai_project.errors import DataValidationError
 from tai_project.pipelines.data_engineering.nodes import (
     SPLITS,
     build_model_input,
-    minimise_metadata,
     split_dataset,
 )
 
@@ -23,19 +22,7 @@ def metadata():
         "path": [f"x/img{i}.png" for i in range(n)],
         "label": rng.choice(["0", "1", "2"], n),
         "site": rng.choice(["A", "B"], n, p=[0.75, 0.25]),
-        "patient_name": "secret",
     })
-
-
-def test_minimise_keeps_only_listed_columns(metadata):
-    minimal = minimise_metadata(metadata, ["image_id", "label", "site"])
-    assert list(minimal.columns) == ["image_id", "label", "site"]
-    assert "patient_name" in metadata.columns  # input untouched
-
-
-def test_minimise_names_a_missing_column(metadata):
-    with pytest.raises(DataValidationError, match=r"\['scanner'\] that metadata.csv does not have"):
-        minimise_metadata(metadata, ["image_id", "scanner"])
 
 
 def test_split_fractions_disjoint_and_stratified(metadata):
