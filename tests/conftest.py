@@ -25,6 +25,15 @@ FAST_PARAMS: dict[str, Any] = {
         "fairness": {"min_worst_group_accuracy": 0.2, "max_accuracy_gap": 0.6},
     },
 }
+# reliability and autonomy & control (issue 5): loose enough for the tiny model
+FAST_PARAMS.setdefault("model_evaluation", {})["selective"] = {"target_accuracy": 0.9}
+FAST_PARAMS["trust_requirements"]["reliability"].update(
+    max_ece=0.3, min_conformal_coverage=0.5, min_mean_corruption_accuracy=0.2,
+    min_adversarial_accuracy=0.0,
+)
+FAST_PARAMS["trust_requirements"].setdefault("autonomy", {}).update({
+    "max_abstention_rate": 1.0, "min_selective_accuracy": 0.0,
+})
 
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("MPLBACKEND", "Agg")
