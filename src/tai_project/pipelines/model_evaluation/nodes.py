@@ -279,6 +279,7 @@ def plot_corruption_robustness(corruption_report: dict[str, Any]) -> Figure:
     for name, levels in corruption_report["accuracy"].items():
         axis.plot(range(1, len(levels) + 1), levels, "o-", label=name)
     axis.axhline(corruption_report["clean_accuracy"], color="k", linestyle=":", label="clean")
+    axis.set_xticks(range(1, max(map(len, corruption_report["accuracy"].values())) + 1))
     axis.set(title="Accuracy under corruption (test split)", xlabel="severity",
              ylabel="accuracy", ylim=(0, 1.02))
     axis.legend(fontsize="small")
