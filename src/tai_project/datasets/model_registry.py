@@ -33,6 +33,9 @@ class ModelRelease:
     input_example: np.ndarray
     gate_passed: bool
     tags: dict[str, str] = field(default_factory=dict)
+    # autonomy & control: below this confidence the model refers the case to a human
+    confidence_threshold: float | None = None
+    temperature: float = 1.0
 
 
 class ModelRegistryDataset(AbstractDataset[ModelRelease, dict[str, Any]]):
@@ -59,7 +62,12 @@ class ModelRegistryDataset(AbstractDataset[ModelRelease, dict[str, Any]]):
             network_path, labels_path = Path(tmp) / "network.pt", Path(tmp) / "labels.json"
             save_checkpoint(data.network, str(network_path))
             labels_path.write_text(json.dumps(data.labels), encoding="utf-8")
-            artifacts = {"network": str(network_path), "labels": str(labels_path)}
+            policy_path = Path(tmp) / "policy.json"
+            policy_path.write_text(json.dumps(
+                {"temperature": data.temperature, "confidence_threshold": data.confidence_threshold}
+            ), encoding="utf-8")
+            artifacts = {"network": str(network_path), "labels": str(labels_path),
+                         "policy": str(policy_path)}
             example = np.asarray(data.input_example, dtype=np.float32)
             probe = ImageClassifierModel()  # only to infer the output schema; not logged
             probe.load_context(_Context(artifacts))
@@ -73,7 +81,8 @@ class ModelRegistryDataset(AbstractDataset[ModelRelease, dict[str, Any]]):
                 pip_requirements=self._pip_requirements,
             )
         version = str(info.registered_model_version)
-        for key, value in {**data.tags, "trust_gate": "passed" if data.gate_passed else "failed"}.items():
+        verdict = "passed" if data.gate_passed else "failed"
+        for key, value in {**data.tags, "trust_gate": verdict}.items():
             client.set_model_version_tag(self._name, version, key, value)
         client.set_registered_model_alias(self._name, self._challenger, version)
         if data.gate_passed:

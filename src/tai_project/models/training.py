@@ -73,8 +73,8 @@ def train_network(
     for epoch in range(1, config.max_epochs + 1):
         network.train()
         total, count = 0.0, 0
-        for pixels, labels in loader:
-            pixels, labels = pixels.to(device), labels.to(device)
+        for batch_pixels, batch_labels in loader:
+            pixels, labels = batch_pixels.to(device), batch_labels.to(device)
             optimiser.zero_grad()
             loss = loss_fn(network(pixels), labels)
             loss.backward()
@@ -101,7 +101,10 @@ def train_network(
 
 @torch.no_grad()
 def _evaluate(
-    network: nn.Module, data: tuple[np.ndarray, np.ndarray], loss_fn: nn.Module, device: torch.device
+    network: nn.Module,
+    data: tuple[np.ndarray, np.ndarray],
+    loss_fn: nn.Module,
+    device: torch.device,
 ) -> tuple[float, float]:
     network.eval()
     logits = network(torch.as_tensor(data[0]).to(device))
@@ -111,13 +114,29 @@ def _evaluate(
 
 
 @torch.no_grad()
-def predict_proba(
+def predict_logits(
     network: nn.Module, pixels: np.ndarray, *, batch_size: int, device: torch.device
 ) -> np.ndarray:
-    """Return softmax class probabilities, shape ``(n, num_classes)``, for raw ``pixels``."""
+    """Return class logits, shape ``(n, num_classes)``, for raw ``pixels``, in batches."""
     network = network.to(device).eval()
     batches = [
-        torch.softmax(network(torch.as_tensor(pixels[i : i + batch_size]).to(device)), dim=1).cpu()
+        network(torch.as_tensor(pixels[i : i + batch_size]).to(device)).cpu()
         for i in range(0, len(pixels), batch_size)
     ]
     return torch.cat(batches).numpy() if batches else np.empty((0, 0), dtype=np.float32)
+
+
+def predict_proba(
+    network: nn.Module,
+    pixels: np.ndarray,
+    *,
+    batch_size: int,
+    device: torch.device,
+    temperature: float = 1.0,
+) -> np.ndarray:
+    """Return softmax class probabilities, shape ``(n, num_classes)``, for raw ``pixels``;
+    ``temperature`` divides the logits first (1 = the network as trained)."""
+    logits = predict_logits(network, pixels, batch_size=batch_size, device=device)
+    if logits.size == 0:
+        return logits
+    return torch.softmax(torch.as_tensor(logits) / temperature, dim=1).numpy()

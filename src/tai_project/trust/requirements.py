@@ -32,9 +32,14 @@ class DataRequirements(_Section):
 
 
 class ReliabilityRequirements(_Section):
-    """Reliability (RL): how often the model is right on held-out data."""
+    """Reliability (RL): how often the model is right on held-out data, how well its
+    confidence is calibrated, and how robust it is to corruptions and attacks."""
 
     min_accuracy: Rate | None
+    max_ece: Rate | None
+    min_conformal_coverage: Rate | None
+    min_mean_corruption_accuracy: Rate | None
+    min_adversarial_accuracy: Rate | None
 
 
 class FairnessRequirements(_Section):
@@ -54,6 +59,14 @@ class PrivacyRequirements(_Section):
     max_mia_tpr_at_1pct_fpr: Rate | None
 
 
+class AutonomyRequirements(_Section):
+    """Autonomy & control (AC): how much the model decides alone, and how well it does on the
+    cases it does not refer to a human."""
+
+    max_abstention_rate: Rate | None
+    min_selective_accuracy: Rate | None
+
+
 class TrustRequirements(_Section):
     """All written trust requirements, one section per principle."""
 
@@ -61,6 +74,7 @@ class TrustRequirements(_Section):
     reliability: ReliabilityRequirements
     fairness: FairnessRequirements
     privacy: PrivacyRequirements
+    autonomy: AutonomyRequirements
 
 
 def parse_requirements(raw: Mapping[str, Any], *, source: str = "trust_requirements") -> TrustRequirements:

@@ -9,6 +9,13 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from tai_project.errors import DataValidationError
+from tai_project.trust.robustness import (
+    contrast,
+    gaussian_blur,
+    gaussian_noise,
+    noise_sigma,
+    site_shift,
+)
 
 SPLITS = ("train", "validation", "calibration", "test")
 
@@ -100,3 +107,62 @@ def build_model_input(
     train = arrays["train_pixels"].astype(np.float64)
     arrays["pixel_mean"], arrays["pixel_std"] = np.array(train.mean()), np.array(train.std())
     return arrays
+
+
+def profile_noise(model_input: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Return the noise profile of the training split: Immerkaer's per-image noise estimate
+    summarised overall (``reference_sigma`` = median) and per group (median, p10, p90)."""
+    sigma = noise_sigma(model_input["train_pixels"])
+    groups = model_input["train_groups"]
+    return {
+        "method": "immerkaer_1996",
+        "reference_sigma": float(np.median(sigma)),
+        "by_group": {
+            str(group): {
+                "n_images": int(np.sum(groups == group)),
+                **dict(zip(("p10", "median", "p90"),
+                           np.percentile(sigma[groups == group], [10, 50, 90]).tolist())),
+            }
+            for group in np.unique(groups)
+        },
+    }
+
+
+def make_perturbed_sets(
+    model_input: dict[str, np.ndarray],
+    noise_profile: dict[str, Any],
+    perturbations: dict[str, Any],
+    data_schema: dict[str, Any],
+    seed: int,
+) -> dict[str, np.ndarray]:
+    """Return corrupted copies of the test split, ``<corruption>_<severity>`` (float32 pixels,
+    severity 1 = mildest), and their ``labels``.
+
+    Gaussian-noise std is a multiple of the training ``reference_sigma`` (the noise profile);
+    blur sigma, contrast factor and the site shift's (factor, noise std) are given directly.
+    """
+    rng = np.random.default_rng(seed)
+    pixels, pixel_range = model_input["test_pixels"], tuple(data_schema["pixel_range"])
+    severities = perturbations["severities"]
+    corrupt = {
+        "gaussian_noise": lambda level: gaussian_noise(
+            pixels, std=level * noise_profile["reference_sigma"], rng=rng, pixel_range=pixel_range
+        ),
+        "gaussian_blur": lambda level: gaussian_blur(pixels, sigma=level),
+        "contrast": lambda level: contrast(pixels, factor=level),
+        "site_shift": lambda level: site_shift(
+            pixels, factor=level[0], noise_std=level[1], rng=rng, pixel_range=pixel_range
+        ),
+    }
+    unknown = sorted(set(severities) - set(corrupt))
+    if unknown:
+        raise DataValidationError(
+            f"data_engineering.perturbations.severities names unknown corruption(s) {unknown}; "
+            f"the known ones are {sorted(corrupt)}."
+        )
+    perturbed = {
+        f"{name}_{index}": corrupt[name](level).astype(np.float32)
+        for name, levels in severities.items()
+        for index, level in enumerate(levels, start=1)
+    }
+    return {**perturbed, "labels": model_input["test_labels"]}

@@ -1,8 +1,15 @@
-"""Data engineering: minimise the metadata, split it, build the model input arrays."""
+"""Data engineering: minimise the metadata, split it, build the model input arrays, profile
+the training noise and make the perturbed test sets."""
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import build_model_input, minimise_metadata, split_dataset
+from .nodes import (
+    build_model_input,
+    make_perturbed_sets,
+    minimise_metadata,
+    profile_noise,
+    split_dataset,
+)
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -26,9 +33,17 @@ def create_pipeline(**kwargs) -> Pipeline:
                 "model_input",
                 name="build_model_input",
             ),
+            Node(profile_noise, "model_input", "noise_profile", name="profile_noise"),
+            Node(
+                make_perturbed_sets,
+                ["model_input", "noise_profile", "params:perturbations", "params:data_schema",
+                 "params:seed"],
+                "perturbed_sets",
+                name="make_perturbed_sets",
+            ),
         ],
         namespace="data_engineering",
         inputs={"validated_images", "validated_metadata"},
-        outputs={"model_input", "split_table"},
+        outputs={"model_input", "split_table", "perturbed_sets"},
         parameters={"params:data_schema", "params:seed"},
     )

@@ -15,16 +15,18 @@ from tai_project.trust.requirements import GateReport
 logger = logging.getLogger(__name__)
 
 
-def prepare_release(
+def prepare_release(  # noqa: PLR0917 - a Kedro node takes its inputs by position
     network: SmallCNN,
     gate_report: dict[str, Any],
     performance_metrics: dict[str, float],
     model_input: dict[str, np.ndarray],
     data_schema: dict[str, Any],
     params: dict[str, Any],
+    inference_policy: dict[str, float] | None = None,
 ) -> ModelRelease:
     """Return the release the registry records: network, labels, an input example, the
-    gate verdict and tags (verdict, failed requirements, key metrics)."""
+    gate verdict, tags (verdict, failed requirements, key metrics) and the inference policy
+    (temperature, referral threshold) the deployed model applies."""
     report = GateReport.from_dict(gate_report)
     tags = {
         "failed_requirements": ",".join(c.requirement for c in report.failures) or "none",
@@ -36,10 +38,14 @@ def prepare_release(
         input_example=model_input["test_pixels"][: params["input_example_size"]].astype(np.float32),
         gate_passed=report.passed,
         tags=tags,
+        confidence_threshold=(inference_policy or {}).get("confidence_threshold"),
+        temperature=(inference_policy or {}).get("temperature", 1.0),
     )
 
 
-def enforce_trust_gate(gate_report: dict[str, Any], registry_state: dict[str, Any]) -> dict[str, Any]:
+def enforce_trust_gate(
+    gate_report: dict[str, Any], registry_state: dict[str, Any]
+) -> dict[str, Any]:
     """Raise ``TrustGateError`` listing each failed requirement if any failed; else return
     the deployment record (verdict and the versions the aliases point to)."""
     report = GateReport.from_dict(gate_report)

@@ -11,7 +11,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 prepare_release,
                 ["trained_network", "gate_report", "performance_metrics", "model_input",
-                 "params:data_schema", "params:release"],
+                 "params:data_schema", "params:release", "inference_policy"],
                 "model_registry",
                 name="prepare_release",
             ),
@@ -19,7 +19,8 @@ def create_pipeline(**kwargs) -> Pipeline:
                  name="enforce_trust_gate"),
         ],
         namespace="deployment",
-        inputs={"trained_network", "gate_report", "performance_metrics", "model_input"},
+        inputs={"trained_network", "gate_report", "performance_metrics", "model_input",
+                "inference_policy"},
         outputs={"model_registry", "deployment_record"},
         parameters={"params:data_schema"},
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -10,11 +11,26 @@ from matplotlib.figure import Figure
 from sklearn.metrics import ConfusionMatrixDisplay, accuracy_score, recall_score
 
 from tai_project.models.network import SmallCNN, resolve_device
-from tai_project.models.training import predict_proba
+from tai_project.models.training import predict_logits, predict_proba
 from tai_project.pipelines.tracking import as_metric_history
+from tai_project.trust.calibration import (
+    brier_score,
+    expected_calibration_error,
+    fit_temperature,
+    maximum_calibration_error,
+    reliability_bins,
+    scale_logits,
+)
+from tai_project.trust.conformal import evaluate_conformal
 from tai_project.trust.fairness import group_accuracy
 from tai_project.trust.privacy import balanced_membership_split, membership_inference
 from tai_project.trust.requirements import check_requirements, parse_requirements
+from tai_project.trust.robustness import adversarial_robustness, summarise_corruptions
+from tai_project.trust.selective import (
+    apply_threshold,
+    choose_confidence_threshold,
+    risk_coverage_curve,
+)
 
 
 def predict_test_split(
@@ -83,7 +99,8 @@ def check_trust_gate(
     measured: dict[str, float] = {}
     for metrics in metric_sets:
         measured.update(
-            {k: v for k, v in metrics.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+            {k: v for k, v in metrics.items()
+             if isinstance(v, int | float) and not isinstance(v, bool)}
         )
     return check_requirements(parse_requirements(trust_requirements), measured).to_dict()
 
@@ -176,3 +193,243 @@ def plot_membership_roc(membership_attack: dict[str, Any]) -> Figure:
     axes[0].legend(fontsize=8, loc="lower right")
     figure.tight_layout()
     return figure
+# --- reliability (RL) and autonomy & control (AC) -------------------------------------------
+
+_EVALUATED_SPLITS = ("calibration", "test")
+
+
+def predict_evaluation_logits(
+    network: SmallCNN, model_input: dict[str, np.ndarray], params: dict[str, Any]
+) -> dict[str, np.ndarray]:
+    """Return ``<split>_logits`` and ``<split>_labels`` of the calibration and test splits."""
+    device = resolve_device(params["device"])
+    out = {}
+    for split in _EVALUATED_SPLITS:
+        out[f"{split}_logits"] = predict_logits(
+            network, model_input[f"{split}_pixels"], batch_size=params["batch_size"], device=device
+        )
+        out[f"{split}_labels"] = model_input[f"{split}_labels"]
+    return out
+
+
+def calibrate_confidence(
+    evaluation_logits: dict[str, np.ndarray], params: dict[str, Any]
+) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """Return calibration metrics on the test split and the probabilities the deployed model
+    gives on calibration and test. With ``temperature_scaling`` on, the temperature is fitted
+    on the calibration split; ``ece`` is the deployed model's, before/after are both reported."""
+    n_bins = params["n_bins"]
+    temperature = 1.0
+    if params["temperature_scaling"]:
+        temperature = fit_temperature(
+            evaluation_logits["calibration_logits"], evaluation_logits["calibration_labels"]
+        )
+    probabilities = {
+        f"{split}_probabilities": scale_logits(evaluation_logits[f"{split}_logits"], temperature)
+        for split in _EVALUATED_SPLITS
+    }
+    labels = {f"{s}_labels": evaluation_logits[f"{s}_labels"] for s in _EVALUATED_SPLITS}
+    test, y = probabilities["test_probabilities"], labels["test_labels"]
+    unscaled = scale_logits(evaluation_logits["test_logits"], 1.0)
+    metrics = {
+        "temperature": temperature,
+        "ece": expected_calibration_error(test, y, n_bins=n_bins),
+        "ece_before_scaling": expected_calibration_error(unscaled, y, n_bins=n_bins),
+        "ece_after_scaling": expected_calibration_error(test, y, n_bins=n_bins),
+        "mce": maximum_calibration_error(test, y, n_bins=n_bins),
+        "brier_score": brier_score(test, y),
+    }
+    return metrics, {**probabilities, **labels}
+
+
+def plot_reliability_diagram(
+    evaluation_logits: dict[str, np.ndarray], calibration_metrics: dict[str, float],
+    params: dict[str, Any],
+) -> Figure:
+    """Return the test-split reliability diagram (accuracy against confidence per bin) before
+    and after temperature scaling, and the confidence histogram."""
+    logits, labels = evaluation_logits["test_logits"], evaluation_logits["test_labels"]
+    figure, (diagram, histogram) = plt.subplots(1, 2, figsize=(10, 4))
+    diagram.plot([0, 1], [0, 1], "k:", label="perfect calibration")
+    for name, temperature in (("network", 1.0), ("deployed", calibration_metrics["temperature"])):
+        bins = reliability_bins(scale_logits(logits, temperature), labels, n_bins=params["n_bins"])
+        filled = bins.count > 0
+        ece = expected_calibration_error(scale_logits(logits, temperature), labels,
+                                         n_bins=params["n_bins"])
+        diagram.plot(bins.confidence[filled], bins.accuracy[filled], "o-",
+                     label=f"{name} (T={temperature:.2f}, ECE={ece:.3f})")
+        histogram.hist(scale_logits(logits, temperature).max(axis=1), bins=bins.edges,
+                       alpha=0.5, label=name)
+    diagram.set(title="Reliability diagram (test split)", xlabel="confidence", ylabel="accuracy",
+                xlim=(0, 1), ylim=(0, 1.02))
+    diagram.legend(fontsize="small")
+    histogram.set(title="Top-1 confidence", xlabel="confidence", ylabel="images", yscale="log")
+    histogram.legend(fontsize="small")
+    figure.tight_layout()
+    return figure
+
+
+def compute_conformal_metrics(
+    calibrated_probabilities: dict[str, np.ndarray], params: dict[str, Any], seed: int
+) -> dict[str, float]:
+    """Return split-conformal coverage and mean set size on test, calibrated on the
+    calibration split (method LAC or APS, miscoverage ``alpha``; APS randomised with ``seed``
+    when ``randomized``)."""
+    result = evaluate_conformal(
+        (calibrated_probabilities["calibration_probabilities"],
+         calibrated_probabilities["calibration_labels"]),
+        (calibrated_probabilities["test_probabilities"], calibrated_probabilities["test_labels"]),
+        alpha=params["alpha"],
+        method=params["method"],
+        seed=seed if params["randomized"] else None,
+    )
+    return {
+        "conformal_alpha": result.alpha,
+        "conformal_threshold": min(result.threshold, 1.0),  # inf (every class) shown as 1
+        "conformal_coverage": result.coverage,
+        "conformal_mean_set_size": result.mean_set_size,
+    }
+
+
+def _confidence_and_correct(
+    calibrated_probabilities: dict[str, np.ndarray], split: str
+) -> tuple[np.ndarray, np.ndarray]:
+    probabilities = calibrated_probabilities[f"{split}_probabilities"]
+    correct = probabilities.argmax(axis=1) == calibrated_probabilities[f"{split}_labels"]
+    return probabilities.max(axis=1), correct
+
+
+def compute_selective_metrics(
+    calibrated_probabilities: dict[str, np.ndarray], params: dict[str, Any]
+) -> dict[str, float]:
+    """Return the confidence threshold chosen on the calibration split for the target
+    selective accuracy, and on test: abstention rate, selective accuracy and AURC."""
+    threshold = choose_confidence_threshold(
+        *_confidence_and_correct(calibrated_probabilities, "calibration"),
+        target_accuracy=params["target_accuracy"],
+    )
+    confidence, correct = _confidence_and_correct(calibrated_probabilities, "test")
+    test = apply_threshold(confidence, correct, threshold=threshold)
+    return {
+        "target_selective_accuracy": float(params["target_accuracy"]),
+        "confidence_threshold": threshold,
+        "abstention_rate": test.abstention_rate,
+        "selective_accuracy": test.selective_accuracy,
+        "aurc": risk_coverage_curve(confidence, correct).aurc,
+    }
+
+
+def plot_risk_coverage(
+    calibrated_probabilities: dict[str, np.ndarray], selective_metrics: dict[str, float]
+) -> Figure:
+    """Return the test-split risk-coverage curve with the operating point of the threshold."""
+    confidence, correct = _confidence_and_correct(calibrated_probabilities, "test")
+    curve = risk_coverage_curve(confidence, correct)
+    figure, axis = plt.subplots(figsize=(5.5, 4))
+    axis.plot(curve.coverage, curve.risk, label=f"AURC = {curve.aurc:.4f}")
+    axis.plot(1 - selective_metrics["abstention_rate"], 1 - selective_metrics["selective_accuracy"],
+              "ro", label=f"threshold {selective_metrics['confidence_threshold']:.3f}")
+    axis.set(title="Risk-coverage (test split)", xlabel="coverage (share decided by the model)",
+             ylabel="selective risk (error rate)", xlim=(0, 1.01))
+    axis.legend()
+    figure.tight_layout()
+    return figure
+
+
+def evaluate_corruption_robustness(
+    network: SmallCNN,
+    perturbed_sets: dict[str, np.ndarray],
+    performance_metrics: dict[str, float],
+    params: dict[str, Any],
+) -> dict[str, Any]:
+    """Return accuracy per corruption and severity, the mean corruption accuracy and the
+    relative drop against the clean test accuracy."""
+    device = resolve_device(params["device"])
+    accuracy: dict[str, list[float]] = {}
+    for key in sorted(k for k in perturbed_sets if k != "labels"):  # <corruption>_<severity>
+        name, severity = key.rsplit("_", 1)
+        probabilities = predict_proba(network, perturbed_sets[key],
+                                      batch_size=params["batch_size"], device=device)
+        levels = accuracy.setdefault(name, [])
+        levels.extend([float("nan")] * (int(severity) - len(levels)))
+        levels[int(severity) - 1] = float(accuracy_score(perturbed_sets["labels"],
+                                                         probabilities.argmax(axis=1)))
+    return vars(summarise_corruptions(performance_metrics["accuracy"], accuracy))
+
+
+def plot_corruption_robustness(corruption_report: dict[str, Any]) -> Figure:
+    """Return test accuracy against severity, one line per corruption, with clean accuracy."""
+    figure, axis = plt.subplots(figsize=(6, 4))
+    for name, levels in corruption_report["accuracy"].items():
+        axis.plot(range(1, len(levels) + 1), levels, "o-", label=name)
+    axis.axhline(corruption_report["clean_accuracy"], color="k", linestyle=":", label="clean")
+    axis.set_xticks(range(1, max(map(len, corruption_report["accuracy"].values())) + 1))
+    axis.set(title="Accuracy under corruption (test split)", xlabel="severity",
+             ylabel="accuracy", ylim=(0, 1.02))
+    axis.legend(fontsize="small")
+    figure.tight_layout()
+    return figure
+
+
+def evaluate_adversarial_robustness(
+    network: SmallCNN,
+    model_input: dict[str, np.ndarray],
+    params: dict[str, Any],
+    data_schema: dict[str, Any],
+    seed: int,
+) -> dict[str, float]:
+    """Return clean, FGSM, PGD and worst-case robust accuracy at ``eps`` on a seeded sample of
+    ``n_samples`` test images (L-infinity, pixel units)."""
+    rng = np.random.default_rng(seed)
+    n_test = len(model_input["test_labels"])
+    rows = np.sort(rng.choice(n_test, size=min(params["n_samples"], n_test), replace=False))
+    result = adversarial_robustness(
+        copy.deepcopy(network).cpu(),
+        model_input["test_pixels"][rows],
+        model_input["test_labels"][rows],
+        eps=params["eps"],
+        steps=params["pgd_steps"],
+        step_size=params["pgd_step_size"],
+        pixel_range=tuple(data_schema["pixel_range"]),
+        seed=seed,
+    )
+    return {
+        "adversarial_eps": result.eps,
+        "adversarial_clean_accuracy": result.clean_accuracy,
+        "fgsm_accuracy": result.fgsm_accuracy,
+        "pgd_accuracy": result.pgd_accuracy,
+        "adversarial_accuracy": result.robust_accuracy,
+    }
+
+
+def collect_reliability_metrics(
+    calibration_metrics: dict[str, float],
+    conformal_metrics: dict[str, float],
+    corruption_report: dict[str, Any],
+    adversarial_metrics: dict[str, float],
+    selective_metrics: dict[str, float],
+) -> dict[str, float]:
+    """Return one flat dict of every reliability and autonomy metric (the gate's input)."""
+    corruption = {
+        f"corruption_accuracy_{name}_{severity}": value
+        for name, levels in corruption_report["accuracy"].items()
+        for severity, value in enumerate(levels, start=1)
+    }
+    return {
+        **calibration_metrics,
+        **conformal_metrics,
+        **corruption,
+        "mean_corruption_accuracy": corruption_report["mean_corruption_accuracy"],
+        "relative_corruption_drop": corruption_report["relative_drop"],
+        **adversarial_metrics,
+        **selective_metrics,
+    }
+
+
+def build_inference_policy(reliability_metrics: dict[str, float]) -> dict[str, float]:
+    """Return what the deployed model applies on top of the network: the temperature and the
+    confidence threshold below which it refers the case to a human."""
+    return {
+        "temperature": reliability_metrics["temperature"],
+        "confidence_threshold": reliability_metrics["confidence_threshold"],
+    }
