@@ -15,3 +15,7 @@ class RequirementsError(TaiProjectError):
 
 class TrustGateError(TaiProjectError):
     """The model missed at least one trust requirement, so it was not promoted."""
+
+
+class ConfigurationError(TaiProjectError):
+    """A parameter in ``conf/`` has a value the code cannot use."""

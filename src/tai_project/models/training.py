@@ -50,16 +50,26 @@ def train_network(
     config: TrainingConfig,
     device: torch.device,
     seed: int,
+    sample_weight: np.ndarray | None = None,
 ) -> TrainingResult:
     """Train with Adam and cross-entropy; stop when validation loss has not improved for
     ``early_stopping_patience`` epochs and return the network from its best epoch.
 
+    ``sample_weight`` (one per training image, default all 1) scales each image's loss in
+    the batch mean: loss reweighting, e.g. group-balanced weights as a fairness mitigation.
     The input network is not modified: training works on a copy.
     """
     seed_everything(seed)
     network = copy.deepcopy(network).to(device)
     loader = DataLoader(
-        TensorDataset(torch.as_tensor(train[0]), torch.as_tensor(train[1])),
+        TensorDataset(
+            torch.as_tensor(train[0]),
+            torch.as_tensor(train[1]),
+            torch.as_tensor(
+                np.ones(len(train[1])) if sample_weight is None else sample_weight,
+                dtype=torch.float32,
+            ),
+        ),
         batch_size=config.batch_size,
         shuffle=True,
         generator=torch.Generator().manual_seed(seed),
@@ -68,15 +78,16 @@ def train_network(
         network.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
     )
     loss_fn = nn.CrossEntropyLoss()
+    per_sample_loss = nn.CrossEntropyLoss(reduction="none")
     best_loss, best_epoch, best_state = float("inf"), 0, copy.deepcopy(network.state_dict())
     history = []
     for epoch in range(1, config.max_epochs + 1):
         network.train()
         total, count = 0.0, 0
-        for pixels, labels in loader:
-            pixels, labels = pixels.to(device), labels.to(device)
+        for batch_pixels, batch_labels, weights in loader:
+            pixels, labels = batch_pixels.to(device), batch_labels.to(device)
             optimiser.zero_grad()
-            loss = loss_fn(network(pixels), labels)
+            loss = (per_sample_loss(network(pixels), labels) * weights.to(device)).mean()
             loss.backward()
             optimiser.step()
             total, count = total + loss.item() * len(labels), count + len(labels)

@@ -8,9 +8,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
+from tai_project.errors import ConfigurationError
 from tai_project.models.network import SmallCNN, resolve_device
 from tai_project.models.training import TrainingConfig, seed_everything, train_network
 from tai_project.pipelines.tracking import as_metric_history
+from tai_project.trust.fairness import group_balanced_weights
+
+FAIRNESS_MITIGATIONS = ("none", "reweight_groups")
 
 
 def train_classifier(
@@ -19,7 +23,11 @@ def train_classifier(
     data_schema: dict[str, Any],
     seed: int,
 ) -> tuple[SmallCNN, list[dict[str, float]]]:
-    """Return the trained network (best validation epoch) and its per-epoch history."""
+    """Return the trained network (best validation epoch) and its per-epoch history.
+
+    ``params.fairness_mitigation``: ``none``, or ``reweight_groups`` to weight each training
+    image's loss so that every group (``data_schema.group_column``) counts equally.
+    """
     seed_everything(seed)
     network = SmallCNN(
         num_classes=len(data_schema["classes"]),
@@ -35,8 +43,20 @@ def train_classifier(
         config=TrainingConfig(**params["training"]),
         device=resolve_device(params["device"]),
         seed=seed,
+        sample_weight=_mitigation_weights(model_input, params.get("fairness_mitigation", "none")),
     )
     return result.network, result.history
+
+
+def _mitigation_weights(model_input: dict[str, np.ndarray], mitigation: str) -> np.ndarray | None:
+    if mitigation not in FAIRNESS_MITIGATIONS:
+        raise ConfigurationError(
+            f"model_engineering.training_setup.fairness_mitigation is {mitigation!r} in "
+            f"conf/base/parameters/model_engineering.yml; expected one of {FAIRNESS_MITIGATIONS}."
+        )
+    if mitigation == "reweight_groups":
+        return group_balanced_weights(model_input["train_groups"])
+    return None
 
 
 def history_to_metrics(history: list[dict[str, float]]) -> dict[str, list[dict[str, float]]]:
