@@ -51,12 +51,15 @@ def train_network(
     device: torch.device,
     seed: int,
     sample_weight: np.ndarray | None = None,
+    validation_weight: np.ndarray | None = None,
 ) -> TrainingResult:
     """Train with Adam and cross-entropy; stop when validation loss has not improved for
     ``early_stopping_patience`` epochs and return the network from its best epoch.
 
     ``sample_weight`` (one per training image, default all 1) scales each image's loss in
     the batch mean: loss reweighting, e.g. group-balanced weights as a fairness mitigation.
+    ``validation_weight`` does the same for the validation loss that early stopping watches,
+    so the model is selected on the objective it was trained for.
     The input network is not modified: training works on a copy.
     """
     seed_everything(seed)
@@ -91,7 +94,7 @@ def train_network(
             loss.backward()
             optimiser.step()
             total, count = total + loss.item() * len(labels), count + len(labels)
-        val_loss, val_accuracy = _evaluate(network, validation, loss_fn, device)
+        val_loss, val_accuracy = _evaluate(network, validation, loss_fn, device, validation_weight)
         history.append(
             {"epoch": epoch, "train_loss": total / count, "val_loss": val_loss,
              "val_accuracy": val_accuracy}
@@ -112,13 +115,21 @@ def train_network(
 
 @torch.no_grad()
 def _evaluate(
-    network: nn.Module, data: tuple[np.ndarray, np.ndarray], loss_fn: nn.Module, device: torch.device
+    network: nn.Module,
+    data: tuple[np.ndarray, np.ndarray],
+    loss_fn: nn.Module,
+    device: torch.device,
+    weights: np.ndarray | None = None,
 ) -> tuple[float, float]:
     network.eval()
     logits = network(torch.as_tensor(data[0]).to(device))
     labels = torch.as_tensor(data[1]).to(device)
     accuracy = (logits.argmax(dim=1) == labels).float().mean().item()
-    return loss_fn(logits, labels).item(), accuracy
+    if weights is None:
+        return loss_fn(logits, labels).item(), accuracy
+    per_sample = nn.functional.cross_entropy(logits, labels, reduction="none")
+    weight = torch.as_tensor(weights, dtype=torch.float32, device=device)
+    return ((per_sample * weight).sum() / weight.sum()).item(), accuracy
 
 
 @torch.no_grad()

@@ -25,9 +25,11 @@ def train_classifier(
 ) -> tuple[SmallCNN, list[dict[str, float]]]:
     """Return the trained network (best validation epoch) and its per-epoch history.
 
-    ``params.fairness_mitigation``: ``none``, or ``reweight_groups`` to weight each training
-    image's loss so that every group (``data_schema.group_column``) counts equally.
+    ``params.fairness_mitigation``: ``none``, or ``reweight_groups`` to weight each image's
+    loss so that every group (``data_schema.group_column``) counts equally, in training and
+    in the validation loss early stopping watches.
     """
+    mitigation = params.get("fairness_mitigation", "none")
     seed_everything(seed)
     network = SmallCNN(
         num_classes=len(data_schema["classes"]),
@@ -43,19 +45,22 @@ def train_classifier(
         config=TrainingConfig(**params["training"]),
         device=resolve_device(params["device"]),
         seed=seed,
-        sample_weight=_mitigation_weights(model_input, params.get("fairness_mitigation", "none")),
+        sample_weight=_mitigation_weights(model_input, "train", mitigation),
+        validation_weight=_mitigation_weights(model_input, "validation", mitigation),
     )
     return result.network, result.history
 
 
-def _mitigation_weights(model_input: dict[str, np.ndarray], mitigation: str) -> np.ndarray | None:
+def _mitigation_weights(
+    model_input: dict[str, np.ndarray], split: str, mitigation: str
+) -> np.ndarray | None:
     if mitigation not in FAIRNESS_MITIGATIONS:
         raise ConfigurationError(
             f"model_engineering.training_setup.fairness_mitigation is {mitigation!r} in "
             f"conf/base/parameters/model_engineering.yml; expected one of {FAIRNESS_MITIGATIONS}."
         )
     if mitigation == "reweight_groups":
-        return group_balanced_weights(model_input["train_groups"])
+        return group_balanced_weights(model_input[f"{split}_groups"])
     return None
 
 
