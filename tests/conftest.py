@@ -20,9 +20,12 @@ TINY_IMAGES = 400
 # 400-image, few-epoch model to pass, so tests that need a failing gate tighten them.
 FAST_PARAMS: dict[str, Any] = {
     "model_engineering": {"training_setup": {"training": {"max_epochs": 4}}},
+    "model_evaluation": {"fairness": {"n_boot": 20}, "transparency": {"n_test_images": 30}},
     "trust_requirements": {
         "reliability": {"min_accuracy": 0.3},
-        "fairness": {"min_worst_group_accuracy": 0.2, "max_accuracy_gap": 0.6},
+        "fairness": {"min_worst_group_accuracy": 0.2, "max_accuracy_gap": 0.6,
+                     "max_equalized_odds_difference": 1.0},
+        "transparency": {"min_deletion_faithfulness_ratio": 0.5},
     },
 }
 

@@ -42,6 +42,13 @@ class FairnessRequirements(_Section):
 
     min_worst_group_accuracy: Rate | None
     max_accuracy_gap: Rate | None
+    max_equalized_odds_difference: Rate | None
+
+
+class TransparencyRequirements(_Section):
+    """Transparency (TR): explanations must point at the pixels the model relies on."""
+
+    min_deletion_faithfulness_ratio: Annotated[float, Field(ge=0.0)] | None
 
 
 class TrustRequirements(_Section):
@@ -50,6 +57,7 @@ class TrustRequirements(_Section):
     data: DataRequirements
     reliability: ReliabilityRequirements
     fairness: FairnessRequirements
+    transparency: TransparencyRequirements
 
 
 def parse_requirements(raw: Mapping[str, Any], *, source: str = "trust_requirements") -> TrustRequirements:

@@ -79,7 +79,7 @@ def attribute(
     Pixels are in the network's raw input units.
     """
     network = network.eval()
-    inputs = torch.as_tensor(np.asarray(pixels, dtype=np.float32))
+    inputs = torch.as_tensor(np.asarray(pixels, dtype=np.float32)).requires_grad_()
     target = torch.as_tensor(np.asarray(targets, dtype=np.int64))
     if method == "integrated_gradients":
         result = IntegratedGradients(network).attribute(

@@ -2,7 +2,13 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import build_model_input, minimise_metadata, split_dataset
+from .nodes import (
+    build_model_input,
+    extract_prototypes,
+    minimise_metadata,
+    plot_prototypes,
+    split_dataset,
+)
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -26,9 +32,21 @@ def create_pipeline(**kwargs) -> Pipeline:
                 "model_input",
                 name="build_model_input",
             ),
+            Node(
+                extract_prototypes,
+                ["model_input", "params:prototypes", "params:seed"],
+                "prototypes",
+                name="extract_prototypes",
+            ),
+            Node(
+                plot_prototypes,
+                ["prototypes", "params:data_schema"],
+                "prototypes_plot",
+                name="plot_prototypes",
+            ),
         ],
         namespace="data_engineering",
         inputs={"validated_images", "validated_metadata"},
-        outputs={"model_input", "split_table"},
+        outputs={"model_input", "split_table", "prototypes"},
         parameters={"params:data_schema", "params:seed"},
     )
