@@ -113,7 +113,7 @@ def group_fairness(
     sensitive = _as_frame(sensitive_features)
     tail = (1.0 - confidence_level) / 2.0
     accuracy = MetricFrame(
-        metrics=accuracy_score, y_true=y_true, y_pred=y_pred, sensitive_features=sensitive,
+        metrics=_accuracy, y_true=y_true, y_pred=y_pred, sensitive_features=sensitive,
         n_boot=n_boot, ci_quantiles=[tail, 1.0 - tail], random_state=random_state,
     )
     details = MetricFrame(
@@ -143,6 +143,12 @@ def group_fairness(
         n_boot=n_boot,
         confidence_level=confidence_level,
     )
+
+
+def _accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """sklearn's ``accuracy_score`` without its input validation, which dominated the
+    bootstrap's run time; the tests check the two agree."""
+    return float(np.mean(np.asarray(y_true) == np.asarray(y_pred)))
 
 
 def _class_recall(y_true: np.ndarray, y_pred: np.ndarray, *, label: int) -> float:
