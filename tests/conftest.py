@@ -28,10 +28,13 @@ FAST_PARAMS: dict[str, Any] = {
             "privacy": {"epochs": 4, "batch_size": 32, "learning_rate": 0.01},
         }
     },
+    "model_evaluation": {"fairness": {"n_boot": 20}, "transparency": {"n_test_images": 30}},
     "trust_requirements": {
         "reliability": {"min_accuracy": 0.3},
-        "fairness": {"min_worst_group_accuracy": 0.2, "max_accuracy_gap": 0.6},
+        "fairness": {"min_worst_group_accuracy": 0.2, "max_accuracy_gap": 0.6,
+                     "max_equalized_odds_difference": 1.0},
         "privacy": {"max_epsilon": 8.0, "max_mia_auc": 0.9, "max_mia_tpr_at_1pct_fpr": 0.5},
+        "transparency": {"min_deletion_faithfulness_ratio": 0.5},
     },
 }
 # reliability and autonomy & control (issue 5): loose enough for the tiny model

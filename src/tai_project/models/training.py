@@ -50,16 +50,29 @@ def train_network(
     config: TrainingConfig,
     device: torch.device,
     seed: int,
+    sample_weight: np.ndarray | None = None,
+    validation_weight: np.ndarray | None = None,
 ) -> TrainingResult:
     """Train with Adam and cross-entropy; stop when validation loss has not improved for
     ``early_stopping_patience`` epochs and return the network from its best epoch.
 
+    ``sample_weight`` (one per training image, default all 1) scales each image's loss in
+    the batch mean: loss reweighting, e.g. group-balanced weights as a fairness mitigation.
+    ``validation_weight`` does the same for the validation loss that early stopping watches,
+    so the model is selected on the objective it was trained for.
     The input network is not modified: training works on a copy.
     """
     seed_everything(seed)
     network = copy.deepcopy(network).to(device)
     loader = DataLoader(
-        TensorDataset(torch.as_tensor(train[0]), torch.as_tensor(train[1])),
+        TensorDataset(
+            torch.as_tensor(train[0]),
+            torch.as_tensor(train[1]),
+            torch.as_tensor(
+                np.ones(len(train[1])) if sample_weight is None else sample_weight,
+                dtype=torch.float32,
+            ),
+        ),
         batch_size=config.batch_size,
         shuffle=True,
         generator=torch.Generator().manual_seed(seed),
@@ -68,19 +81,20 @@ def train_network(
         network.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
     )
     loss_fn = nn.CrossEntropyLoss()
+    per_sample_loss = nn.CrossEntropyLoss(reduction="none")
     best_loss, best_epoch, best_state = float("inf"), 0, copy.deepcopy(network.state_dict())
     history = []
     for epoch in range(1, config.max_epochs + 1):
         network.train()
         total, count = 0.0, 0
-        for batch_pixels, batch_labels in loader:
+        for batch_pixels, batch_labels, weights in loader:
             pixels, labels = batch_pixels.to(device), batch_labels.to(device)
             optimiser.zero_grad()
-            loss = loss_fn(network(pixels), labels)
+            loss = (per_sample_loss(network(pixels), labels) * weights.to(device)).mean()
             loss.backward()
             optimiser.step()
             total, count = total + loss.item() * len(labels), count + len(labels)
-        val_loss, val_accuracy = _evaluate(network, validation, loss_fn, device)
+        val_loss, val_accuracy = _evaluate(network, validation, loss_fn, device, validation_weight)
         history.append(
             {"epoch": epoch, "train_loss": total / count, "val_loss": val_loss,
              "val_accuracy": val_accuracy}
@@ -105,12 +119,17 @@ def _evaluate(
     data: tuple[np.ndarray, np.ndarray],
     loss_fn: nn.Module,
     device: torch.device,
+    weights: np.ndarray | None = None,
 ) -> tuple[float, float]:
     network.eval()
     logits = network(torch.as_tensor(data[0]).to(device))
     labels = torch.as_tensor(data[1]).to(device)
     accuracy = (logits.argmax(dim=1) == labels).float().mean().item()
-    return loss_fn(logits, labels).item(), accuracy
+    if weights is None:
+        return loss_fn(logits, labels).item(), accuracy
+    per_sample = nn.functional.cross_entropy(logits, labels, reduction="none")
+    weight = torch.as_tensor(weights, dtype=torch.float32, device=device)
+    return ((per_sample * weight).sum() / weight.sum()).item(), accuracy
 
 
 @torch.no_grad()

@@ -47,6 +47,13 @@ class FairnessRequirements(_Section):
 
     min_worst_group_accuracy: Rate | None
     max_accuracy_gap: Rate | None
+    max_equalized_odds_difference: Rate | None
+
+
+class TransparencyRequirements(_Section):
+    """Transparency (TR): explanations must point at the pixels the model relies on."""
+
+    min_deletion_faithfulness_ratio: Annotated[float, Field(ge=0.0)] | None
 
 
 class PrivacyRequirements(_Section):
@@ -75,6 +82,7 @@ class TrustRequirements(_Section):
     fairness: FairnessRequirements
     privacy: PrivacyRequirements
     autonomy: AutonomyRequirements
+    transparency: TransparencyRequirements
 
 
 def parse_requirements(raw: Mapping[str, Any], *, source: str = "trust_requirements") -> TrustRequirements:

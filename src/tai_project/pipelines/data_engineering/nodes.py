@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 from sklearn.model_selection import train_test_split
 
 from tai_project.errors import DataValidationError
@@ -16,6 +18,7 @@ from tai_project.trust.robustness import (
     noise_sigma,
     site_shift,
 )
+from tai_project.trust.transparency import class_prototypes
 
 SPLITS = ("train", "validation", "calibration", "test")
 
@@ -166,3 +169,43 @@ def make_perturbed_sets(
         for index, level in enumerate(levels, start=1)
     }
     return {**perturbed, "labels": model_input["test_labels"]}
+def extract_prototypes(
+    model_input: dict[str, np.ndarray], params: dict[str, Any], seed: int
+) -> dict[str, np.ndarray]:
+    """Return ``params.per_class`` prototypes (medoids in pixel space) per class of the
+    training split: ``pixels``, ``labels``, ``ids`` (training image ids), ``groups`` and
+    ``cluster_sizes`` (how many training images each one stands for)."""
+    prototypes = class_prototypes(
+        model_input["train_pixels"], model_input["train_labels"],
+        k=params["per_class"], random_state=seed,
+    )
+    return {
+        "pixels": prototypes.pixels,
+        "labels": prototypes.labels,
+        "ids": model_input["train_ids"][prototypes.indices],
+        "groups": model_input["train_groups"][prototypes.indices],
+        "cluster_sizes": prototypes.cluster_sizes,
+    }
+
+
+def plot_prototypes(prototypes: dict[str, np.ndarray], data_schema: dict[str, Any]) -> Figure:
+    """Return a grid of the prototypes: one row per class, titled with group and cluster size."""
+    classes = np.unique(prototypes["labels"])
+    per_class = max(int(np.sum(prototypes["labels"] == c)) for c in classes)
+    figure, axes = plt.subplots(
+        len(classes), per_class, figsize=(1.4 * per_class, 1.4 * len(classes)), squeeze=False
+    )
+    for axis in axes.ravel():
+        axis.axis("off")
+    for row, label in enumerate(classes):
+        for column, index in enumerate(np.flatnonzero(prototypes["labels"] == label)):
+            axis = axes[row, column]
+            axis.imshow(prototypes["pixels"][index], cmap="gray", vmin=0, vmax=255)
+            axis.set_title(
+                f"{data_schema['classes'][label]}: {prototypes['groups'][index]}, "
+                f"n={prototypes['cluster_sizes'][index]}",
+                fontsize=7,
+            )
+    figure.suptitle("Class prototypes (training medoids)")
+    figure.tight_layout()
+    return figure

@@ -5,8 +5,10 @@ from kedro.pipeline import Node, Pipeline
 
 from .nodes import (
     build_model_input,
+    extract_prototypes,
     make_perturbed_sets,
     minimise_metadata,
+    plot_prototypes,
     profile_noise,
     split_dataset,
 )
@@ -41,9 +43,21 @@ def create_pipeline(**kwargs) -> Pipeline:
                 "perturbed_sets",
                 name="make_perturbed_sets",
             ),
+            Node(
+                extract_prototypes,
+                ["model_input", "params:prototypes", "params:seed"],
+                "prototypes",
+                name="extract_prototypes",
+            ),
+            Node(
+                plot_prototypes,
+                ["prototypes", "params:data_schema"],
+                "prototypes_plot",
+                name="plot_prototypes",
+            ),
         ],
         namespace="data_engineering",
         inputs={"validated_images", "validated_metadata"},
-        outputs={"model_input", "split_table", "perturbed_sets"},
+        outputs={"model_input", "split_table", "perturbed_sets", "prototypes"},
         parameters={"params:data_schema", "params:seed"},
     )

@@ -173,3 +173,19 @@ def plot_data_profile(
     right.legend()
     figure.tight_layout()
     return figure
+
+
+def build_representation_table(metadata: pd.DataFrame, data_schema: dict[str, Any]) -> pd.DataFrame:
+    """Return group representation per class: one row per class x group with the count, the
+    group's share of the class and of the whole data set; class ``all`` is the total.
+
+    A class where a group's share is far below its overall share is where a model is most
+    likely to fail that group (the ``min_group_share`` requirement checks the overall share).
+    """
+    group = metadata[data_schema["group_column"]].astype(str).rename("group")
+    counts = pd.crosstab(_as_text(metadata["label"]).rename("class"), group)
+    counts.loc["all"] = counts.sum()
+    table = counts.stack().rename("count").reset_index()
+    table["share_of_class"] = table["count"] / table.groupby("class")["count"].transform("sum")
+    table["share_of_data"] = table["count"] / len(metadata)
+    return table

@@ -2,7 +2,13 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import load_images, plot_data_profile, profile_data, validate_trust_requirements
+from .nodes import (
+    build_representation_table,
+    load_images,
+    plot_data_profile,
+    profile_data,
+    validate_trust_requirements,
+)
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -31,6 +37,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ["validated_images", "validated_metadata", "params:data_schema"],
                 "data_profile_plot",
                 name="plot_data_profile",
+            ),
+            Node(
+                build_representation_table,
+                ["validated_metadata", "params:data_schema"],
+                "representation_table",
+                name="build_representation_table",
             ),
         ],
         namespace="data_understanding",

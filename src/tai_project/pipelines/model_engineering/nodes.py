@@ -9,6 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
+from tai_project.errors import ParameterError
 from tai_project.models.network import SmallCNN, resolve_device
 from tai_project.models.private_training import (
     PrivacyBudget,
@@ -17,6 +18,9 @@ from tai_project.models.private_training import (
 )
 from tai_project.models.training import TrainingConfig, seed_everything, train_network
 from tai_project.pipelines.tracking import as_metric_history
+from tai_project.trust.fairness import group_balanced_weights
+
+FAIRNESS_MITIGATIONS = ("none", "reweight_groups")
 
 
 def train_classifier(
@@ -27,7 +31,13 @@ def train_classifier(
 ) -> tuple[SmallCNN, list[dict[str, float]], dict[str, Any]]:
     """Return the trained network (best validation epoch), its per-epoch history and the
     privacy budget spent: DP-SGD when ``params.privacy.enabled`` (epsilon per epoch in the
-    history), else the non-private loop and an infinite epsilon."""
+    history), else the non-private loop and an infinite epsilon.
+
+    ``params.fairness_mitigation``: ``none``, or ``reweight_groups`` to weight each image's
+    loss so that every group (``data_schema.group_column``) counts equally, in training and
+    in the validation loss early stopping watches (non-private training only).
+    """
+    mitigation = params.get("fairness_mitigation", "none")
     seed_everything(seed)
     network = SmallCNN(
         num_classes=len(data_schema["classes"]),
@@ -41,6 +51,12 @@ def train_classifier(
     device = resolve_device(params["device"])
     privacy = dict(params.get("privacy") or {"enabled": False})
     if privacy.pop("enabled"):
+        if mitigation != "none":
+            raise ParameterError(
+                f"model_engineering.training_setup.fairness_mitigation is {mitigation!r} but "
+                "privacy.enabled is true: loss reweighting is not supported with DP-SGD yet. "
+                "Set fairness_mitigation: none, or privacy.enabled: false."
+            )
         private = train_private_network(
             network, train, validation, config=PrivacyConfig(**privacy), device=device, seed=seed
         )
@@ -52,6 +68,8 @@ def train_classifier(
         config=TrainingConfig(**params["training"]),
         device=device,
         seed=seed,
+        sample_weight=_mitigation_weights(model_input, "train", mitigation),
+        validation_weight=_mitigation_weights(model_input, "validation", mitigation),
     )
     return result.network, result.history, asdict(PrivacyBudget.non_private())
 
@@ -60,6 +78,19 @@ def privacy_budget_to_metrics(privacy_budget: dict[str, Any]) -> dict[str, dict[
     """Return the numeric fields of the privacy budget (epsilon, delta, noise multiplier,
     sample rate, steps) in kedro-mlflow's metric shape."""
     return as_metric_history(privacy_budget)
+
+
+def _mitigation_weights(
+    model_input: dict[str, np.ndarray], split: str, mitigation: str
+) -> np.ndarray | None:
+    if mitigation not in FAIRNESS_MITIGATIONS:
+        raise ParameterError(
+            f"model_engineering.training_setup.fairness_mitigation is {mitigation!r} in "
+            f"conf/base/parameters/model_engineering.yml; expected one of {FAIRNESS_MITIGATIONS}."
+        )
+    if mitigation == "reweight_groups":
+        return group_balanced_weights(model_input[f"{split}_groups"])
+    return None
 
 
 def history_to_metrics(history: list[dict[str, float]]) -> dict[str, list[dict[str, float]]]:
