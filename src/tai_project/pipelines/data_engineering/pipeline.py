@@ -2,7 +2,7 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import build_model_input, minimise_metadata, split_dataset
+from .nodes import build_model_input, minimise_metadata, split_dataset, validate_splits
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -17,8 +17,15 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 split_dataset,
                 ["minimal_metadata", "params:split", "params:data_schema", "params:seed"],
-                "split_table",
+                "proposed_split",
                 name="split_dataset",
+            ),
+            Node(
+                validate_splits,
+                ["proposed_split", "minimal_metadata", "params:data_schema",
+                 "params:split_checks"],
+                ["split_table", "split_data_docs"],
+                name="validate_splits",
             ),
             Node(
                 build_model_input,
