@@ -2,6 +2,10 @@
 
 from kedro.config import OmegaConfigLoader
 
+from tai_project.hooks import DataVersionHook
+
+HOOKS = (DataVersionHook(),)
+
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
