@@ -24,6 +24,11 @@ FAST_PARAMS: dict[str, Any] = {
         "reliability": {"min_accuracy": 0.3},
         "fairness": {"min_worst_group_accuracy": 0.2, "max_accuracy_gap": 0.6},
     },
+    # 400 images: about 10 per class in site B, 1-2 per class x site in the small splits
+    "data_understanding": {"data_quality": {"min_images_per_class_and_group": 2}},
+    "data_engineering": {
+        "split_checks": {"max_class_share_deviation": 0.2, "max_group_share_deviation": 0.2}
+    },
 }
 
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")

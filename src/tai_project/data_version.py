@@ -3,6 +3,7 @@ matches it."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -35,5 +36,5 @@ def _dvc_status(project_path: Path, dvc_file: str) -> dict:
     """``dvc status <dvc_file>`` through DVC's Python API (no subprocess); {} when clean."""
     from dvc.repo import Repo  # noqa: PLC0415 - heavy import, only when DVC is in use
 
-    with Repo(str(project_path)) as repo:
+    with contextlib.chdir(project_path), Repo(".") as repo:  # DVC resolves outs from the cwd
         return repo.status(targets=[dvc_file])

@@ -26,7 +26,9 @@ class TableCheck:
     name: str
     table: pd.DataFrame
     expectations: Sequence[Expectation]
-    row_names: pd.Series = field(default_factory=lambda: pd.Series(dtype=object))
+    row_names: pd.Series | pd.Index | Sequence[str] = field(
+        default_factory=lambda: pd.Series(dtype=object)
+    )
 
 
 @dataclass(frozen=True)
@@ -67,8 +69,18 @@ def validate_tables(checks: Sequence[TableCheck]) -> list[TableValidation]:
             batch_parameters={"dataframe": check.table},
             result_format={"result_format": "COMPLETE"},
         )
-        validations.append(TableValidation(check.name, result, check.row_names))
+        validations.append(TableValidation(check.name, result, _row_names(check)))
     return validations
+
+
+def _row_names(check: TableCheck) -> pd.Series:
+    """Row names indexed like the table (a list or Index is taken in row order)."""
+    names = check.row_names
+    if isinstance(names, pd.Series) and names.index.equals(check.table.index):
+        return names
+    if len(names) == len(check.table):
+        return pd.Series(list(names), index=check.table.index)
+    return pd.Series(dtype=object)
 
 
 def failure_messages(validations: Sequence[TableValidation]) -> list[str]:
