@@ -6,6 +6,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
+DVC := $(BIN)/dvc
+# DVC's default remote: a folder outside the work tree (override: make setup DVC_REMOTE=...).
+DVC_REMOTE ?= $(HOME)/.cache/tai-project/dvc-remote
 
 # No telemetry, no network calls; headless plots; the venv first on PATH (mlflow serve needs it).
 export KEDRO_DISABLE_TELEMETRY := true
@@ -13,13 +16,14 @@ export DO_NOT_TRACK := 1
 export MPLBACKEND := Agg
 export PATH := $(BIN):$(PATH)
 export COLUMNS ?= 150
+export DVC_NO_ANALYTICS := 1
 
-.PHONY: help setup data run test test-fast lint mlflow-ui viz clean-runs bench-privacy
+.PHONY: help setup data run test test-fast lint mlflow-ui viz clean-runs bench-privacy dvc-remote push pull repro
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-setup: $(STAMP)  ## create .venv and install the pinned dependencies (seconds when already done)
+setup: $(STAMP) dvc-remote  ## create .venv, install the pinned dependencies, set the DVC remote
 
 $(STAMP): pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -27,8 +31,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $@
 
-data: setup  ## export the default data (sklearn digits) to data/01_raw if it is absent
-	@test -f data/01_raw/metadata.csv || $(BIN)/python -m tai_project.datasets.default_data --out data/01_raw
+data: setup  ## data/01_raw if absent: `dvc pull` it, else export the default data (sklearn digits)
+	@test -f data/01_raw/metadata.csv || $(DVC) pull --quiet data/01_raw.dvc 2>/dev/null \
+	  || $(BIN)/python -m tai_project.datasets.default_data --out data/01_raw
 
 run: data  ## set-up, then the whole pipeline (all six stages) on the default data
 	$(BIN)/kedro run
@@ -47,6 +52,18 @@ mlflow-ui: setup  ## MLflow UI on http://127.0.0.1:5000
 
 viz: setup  ## kedro viz on http://127.0.0.1:4141
 	$(BIN)/kedro viz run --host 127.0.0.1 --port 4141 --no-browser
+
+dvc-remote: $(STAMP)  ## set DVC's default remote to $(DVC_REMOTE) unless a remote is configured
+	@$(DVC) remote list | grep -q . || $(DVC) remote add --local --default localremote $(DVC_REMOTE)
+
+push: setup  ## `dvc push`: copy the tracked raw data to the DVC remote
+	$(DVC) push
+
+pull: setup  ## `dvc pull`: fetch the raw data of this commit from the DVC remote
+	$(DVC) pull
+
+repro: data  ## `dvc repro`: re-run the stages whose code, configuration or data changed
+	$(DVC) repro
 
 clean-runs:  ## delete local runs (MLflow store, artifacts, data/02-08); keeps data/01_raw
 	rm -rf mlflow.db mlartifacts mlruns

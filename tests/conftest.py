@@ -36,6 +36,11 @@ FAST_PARAMS: dict[str, Any] = {
         "privacy": {"max_epsilon": 8.0, "max_mia_auc": 0.9, "max_mia_tpr_at_1pct_fpr": 0.5},
         "transparency": {"min_deletion_faithfulness_ratio": 0.5},
     },
+    # 400 images: about 10 per class in site B, 1-2 per class x site in the small splits
+    "data_understanding": {"data_quality": {"min_images_per_class_and_group": 2}},
+    "data_engineering": {
+        "split_checks": {"max_class_share_deviation": 0.2, "max_group_share_deviation": 0.2}
+    },
 }
 # reliability and autonomy & control (issue 5): loose enough for the tiny model
 FAST_PARAMS.setdefault("model_evaluation", {})["selective"] = {"target_accuracy": 0.9}

@@ -1,12 +1,14 @@
-"""Project hooks: presentation only, no pipeline logic."""
+"""Project hooks: what a run shows and records about itself; no pipeline logic."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
+import mlflow
 from kedro.framework.hooks import hook_impl
 
+from tai_project.data_version import data_version_tags
 from tai_project.trust.requirements import GateReport
 
 logger = logging.getLogger(__name__)
@@ -42,3 +44,15 @@ class TrustGateSummaryHooks:
         if self._report is not None:
             verdict = "PASSED" if self._report.passed else "FAILED: the model is not promoted"
             logger.info("Trust gate %s\n%s", verdict, self._report.table())
+
+
+class DataVersionHook:
+    """After kedro-mlflow has started the run, tag it with ``data_version_tags``."""
+
+    @hook_impl(trylast=True)
+    def before_pipeline_run(self, run_params: dict[str, Any]) -> None:
+        if mlflow.active_run() is None:
+            return
+        tags = data_version_tags(run_params["project_path"])
+        mlflow.set_tags(tags)
+        logger.info("raw data version %s (dirty: %s)", tags["data_version"], tags["data_dirty"])

@@ -2,9 +2,9 @@
 
 from kedro.config import OmegaConfigLoader
 
-from tai_project.hooks import TrustGateSummaryHooks
+from tai_project.hooks import DataVersionHook, TrustGateSummaryHooks
 
-HOOKS = (TrustGateSummaryHooks(),)
+HOOKS = (DataVersionHook(), TrustGateSummaryHooks())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

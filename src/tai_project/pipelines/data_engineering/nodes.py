@@ -10,6 +10,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from sklearn.model_selection import train_test_split
 
+from tai_project.data_quality import failure_messages, render_data_docs, validate_tables
+from tai_project.data_quality.suites import split_checks as _split_checks
 from tai_project.errors import DataValidationError
 from tai_project.trust.robustness import (
     contrast,
@@ -82,6 +84,31 @@ def split_dataset(
         left -= split[name]
     assignment[remaining] = "train"
     return pd.DataFrame({"image_id": metadata["image_id"].astype(str), "split": assignment})
+
+
+def validate_splits(
+    proposed_split: pd.DataFrame,
+    metadata: pd.DataFrame,
+    data_schema: dict[str, Any],
+    split_checks: dict[str, Any],
+) -> tuple[pd.DataFrame, str]:
+    """Return the split table once the Great Expectations split suites pass, and their data
+    docs (HTML): no image in two splits, every class and group in every split, shares
+    within the ``split_checks`` tolerances. Otherwise raise ``DataValidationError``.
+    """
+    validations = validate_tables(
+        _split_checks(proposed_split, metadata, data_schema, SPLITS, split_checks)
+    )
+    problems = failure_messages(validations)
+    if problems:
+        raise DataValidationError(
+            f"The split failed {len(problems)} Great Expectations expectation(s); nothing "
+            "was trained:\n" + "\n".join(f"  - {problem}" for problem in problems)
+            + "\nFix the split fractions (data_engineering.split) or the thresholds "
+            "(data_engineering.split_checks), or add data to the rare classes and groups."
+        )
+    docs = render_data_docs(validations, title="Split validation (data_engineering)")
+    return proposed_split.copy(), docs
 
 
 def build_model_input(

@@ -11,6 +11,7 @@ from .nodes import (
     plot_prototypes,
     profile_noise,
     split_dataset,
+    validate_splits,
 )
 
 
@@ -26,8 +27,15 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 split_dataset,
                 ["minimal_metadata", "params:split", "params:data_schema", "params:seed"],
-                "split_table",
+                "proposed_split",
                 name="split_dataset",
+            ),
+            Node(
+                validate_splits,
+                ["proposed_split", "minimal_metadata", "params:data_schema",
+                 "params:split_checks"],
+                ["split_table", "split_data_docs"],
+                name="validate_splits",
             ),
             Node(
                 build_model_input,

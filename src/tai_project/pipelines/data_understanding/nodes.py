@@ -11,10 +11,12 @@ import pandas as pd
 from matplotlib.figure import Figure
 from PIL import Image
 
+from tai_project.data_quality import failure_messages, render_data_docs, validate_tables
+from tai_project.data_quality.statistics import image_statistics
+from tai_project.data_quality.suites import label_text as _as_text
+from tai_project.data_quality.suites import raw_data_checks
 from tai_project.errors import DataValidationError
 from tai_project.trust.requirements import parse_requirements
-
-_SHOW = 5  # offending files or rows quoted in an error message
 
 
 def validate_trust_requirements(trust_requirements: dict[str, Any]) -> dict[str, Any]:
@@ -23,112 +25,43 @@ def validate_trust_requirements(trust_requirements: dict[str, Any]) -> dict[str,
 
 
 def load_images(
-    raw_images: dict[str, Callable[[], Image.Image]],
+    raw_images: dict[str, Callable[[], bytes | Image.Image]],
     raw_metadata: pd.DataFrame,
     data_schema: dict[str, Any],
-) -> tuple[dict[str, np.ndarray], pd.DataFrame]:
-    """Return the decoded images (``pixels``, ``image_id``, in metadata order) and the metadata
-    with ``label`` as text (``"3"``), the spelling ``data_schema.classes`` is compared in.
+    data_quality: dict[str, Any] | None = None,
+) -> tuple[dict[str, np.ndarray], pd.DataFrame, pd.DataFrame, str]:
+    """Return the decoded images (``pixels``, ``image_id``, in metadata order), the metadata
+    with ``label`` as text (``"3"``, the spelling ``data_schema.classes`` is compared in), the
+    per-image statistics table and the Great Expectations data docs (HTML).
 
-    Raises ``DataValidationError`` listing every broken rule: missing columns, NaN,
-    duplicate ids, unknown labels or groups, rows without images, images without rows,
-    files that do not decode, wrong size or mode.
+    The Great Expectations suites on the metadata, the image statistics and the class x
+    group counts (``data_quality`` thresholds) must all pass; otherwise
+    ``DataValidationError`` lists every failed expectation with its column, the observed
+    value and the offending files or rows.
     """
-    problems = _metadata_problems(raw_metadata, data_schema)
-    if not problems:
-        paths = raw_metadata["path"].astype(str)
-        problems += _listed(
-            "row(s) whose image file does not exist (metadata.csv 'path')",
-            sorted(set(paths) - set(raw_images)),
-        )
-        problems += _listed(
-            "image file(s) with no metadata.csv row", sorted(set(raw_images) - set(paths))
-        )
+    statistics, pixels_by_path = image_statistics(raw_images)
+    validations = validate_tables(
+        raw_data_checks(raw_metadata, statistics, data_schema, data_quality)
+    )
+    problems = failure_messages(validations)
     if problems:
         _raise(problems)
-    pixels, decode_problems = _decode(raw_images, list(paths), data_schema)
-    if decode_problems:
-        _raise(decode_problems)
+    paths = raw_metadata["path"].astype(str)
+    pixels = np.stack([pixels_by_path[path] for path in paths]).astype(np.uint8)
     images = {"pixels": pixels, "image_id": raw_metadata["image_id"].astype(str).to_numpy()}
     metadata = raw_metadata.assign(label=_as_text(raw_metadata["label"]))
-    return images, metadata.reset_index(drop=True)
-
-
-def _metadata_problems(metadata: pd.DataFrame, schema: dict[str, Any]) -> list[str]:
-    required = ["image_id", "path", "label", schema["group_column"]]
-    missing = [column for column in required if column not in metadata.columns]
-    if missing:
-        return [f"metadata.csv lacks column(s) {missing}; found {list(metadata.columns)}"]
-    if metadata.empty:
-        return ["metadata.csv has no rows: there is no data to train on"]
-    csv_line = metadata.index.to_series() + 2  # header is line 1
-    problems = []
-    for column in required:
-        problems += _listed(
-            f"row(s) with an empty/NaN '{column}' (metadata.csv line)",
-            csv_line[metadata[column].isna()].tolist(),
-        )
-    problems += _listed(
-        "duplicate image_id value(s)",
-        sorted(metadata.loc[metadata["image_id"].duplicated(), "image_id"].astype(str)),
-    )
-    for column, allowed in (("label", schema["classes"]), (schema["group_column"], schema["groups"])):
-        valid = {str(value) for value in allowed}
-        values = metadata[column].dropna()
-        unknown = values[~_as_text(values).isin(valid)]
-        problems += _listed(
-            f"row(s) with a '{column}' outside the configured {sorted(valid)} "
-            f"(parameters.yml data_schema) as 'line: value'",
-            [f"{csv_line[i]}: {value!r}" for i, value in unknown.items()],
-        )
-    return problems
-
-
-def _as_text(values: pd.Series) -> pd.Series:
-    """Labels read as floats (``3.0``) compare equal to their integer spelling (``3``)."""
-    return values.map(lambda v: str(int(v)) if isinstance(v, float) and v.is_integer() else str(v))
-
-
-def _decode(
-    raw_images: dict[str, Callable[[], Image.Image]], paths: list[str], schema: dict[str, Any]
-) -> tuple[np.ndarray, list[str]]:
-    height, width, mode = schema["image_height"], schema["image_width"], schema["image_mode"]
-    pixels = np.zeros((len(paths), height, width), dtype=np.uint8)
-    undecodable, wrong_size, wrong_mode = [], [], []
-    for index, path in enumerate(paths):
-        try:
-            image = raw_images[path]()
-        except Exception as exc:  # noqa: BLE001 - PIL raises many types for broken files
-            undecodable.append(f"{path} ({type(exc).__name__}: {exc})")
-            continue
-        if image.mode != mode:
-            wrong_mode.append(f"{path} (mode {image.mode})")
-        elif image.size != (width, height):
-            wrong_size.append(f"{path} ({image.size[1]}x{image.size[0]})")
-        else:
-            pixels[index] = np.asarray(image)
-    problems = _listed("image file(s) that cannot be decoded as PNG", undecodable)
-    problems += _listed(f"image(s) not in mode '{mode}' (data_schema.image_mode)", wrong_mode)
-    problems += _listed(
-        f"image(s) not {height}x{width} (data_schema.image_height x image_width)", wrong_size
-    )
-    return pixels, problems
-
-
-def _listed(what: str, items: list[Any]) -> list[str]:
-    if not items:
-        return []
-    shown = ", ".join(str(item) for item in items[:_SHOW])
-    more = f" ... and {len(items) - _SHOW} more" if len(items) > _SHOW else ""
-    return [f"{len(items)} {what}: {shown}{more}"]
+    docs = render_data_docs(validations, title="Raw data validation (data/01_raw)")
+    return images, metadata.reset_index(drop=True), statistics, docs
 
 
 def _raise(problems: list[str]) -> None:
     raise DataValidationError(
-        "The raw data (data/01_raw) failed validation; nothing was trained:\n"
+        f"The raw data (data/01_raw) failed {len(problems)} Great Expectations "
+        "expectation(s); nothing was trained:\n"
         + "\n".join(f"  - {problem}" for problem in problems)
         + "\nFix or remove the files and rows named above (or the data_schema in "
-        "conf/base/parameters.yml), then run again."
+        "conf/base/parameters.yml, or the data_understanding.data_quality thresholds), "
+        "then run again."
     )
 
 
@@ -152,8 +85,12 @@ def profile_data(
         "group_shares": {g: float(s) for g, s in shares.items()},
         "group_share": float(shares.min()),
         "representation_ratio": float(group.value_counts().min() / group.value_counts().max()),
-        "pixel_mean_by_group": {g: float(pixels[(group == g).to_numpy()].mean()) for g in shares.index},
-        "pixel_std_by_group": {g: float(pixels[(group == g).to_numpy()].std()) for g in shares.index},
+        "pixel_mean_by_group": {
+            g: float(pixels[(group == g).to_numpy()].mean()) for g in shares.index
+        },
+        "pixel_std_by_group": {
+            g: float(pixels[(group == g).to_numpy()].std()) for g in shares.index
+        },
     }
 
 

@@ -22,8 +22,8 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 load_images,
-                ["raw_images", "raw_metadata", "params:data_schema"],
-                ["validated_images", "validated_metadata"],
+                ["raw_images", "raw_metadata", "params:data_schema", "params:data_quality"],
+                ["validated_images", "validated_metadata", "image_statistics", "raw_data_docs"],
                 name="load_images",
             ),
             Node(

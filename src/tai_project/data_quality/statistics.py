@@ -1,0 +1,57 @@
+"""Per-image statistics, the table the image expectations run on."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable, Mapping
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+STATISTICS_COLUMNS = [
+    "path", "decode_ok", "decode_error", "file_size", "mode", "channels",
+    "height", "width", "pixel_min", "pixel_max", "pixel_mean", "nan_pixels",
+]
+
+
+def image_statistics(
+    images: Mapping[str, Callable[[], bytes | Image.Image]],
+) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """Return a table with one row per image file (columns ``STATISTICS_COLUMNS``) and the
+    decoded pixel arrays of the files that decode, by path.
+
+    A loader may give the encoded bytes (``file_size`` is then their length) or a PIL image
+    (``file_size`` is missing). Bytes are checked with ``Image.verify()`` (chunk structure,
+    checksums) and decoding forces ``Image.load()``, so corrupt and truncated files fail here.
+    """
+    rows, pixels = [], {}
+    for path in sorted(images):
+        row: dict[str, object] = {"path": path, "decode_ok": False, "decode_error": ""}
+        try:
+            loaded = images[path]()
+            if isinstance(loaded, bytes | bytearray):
+                row["file_size"] = len(loaded)
+                Image.open(io.BytesIO(loaded)).verify()  # chunk structure and CRCs
+                loaded = Image.open(io.BytesIO(loaded))
+            loaded.load()
+        except Exception as exc:  # noqa: BLE001 - PIL raises many types for broken files
+            message = re.sub(r" <_io\.BytesIO object at 0x[0-9a-f]+>", "", str(exc))
+            row["decode_error"] = f"{type(exc).__name__}: {message}"
+            rows.append(row)
+            continue
+        array = np.asarray(loaded)
+        values = array.astype(np.float64)
+        row.update(
+            decode_ok=True, mode=loaded.mode, channels=len(loaded.getbands()),
+            height=loaded.size[1], width=loaded.size[0],
+            pixel_min=float(np.nanmin(values)) if values.size else np.nan,
+            pixel_max=float(np.nanmax(values)) if values.size else np.nan,
+            pixel_mean=float(np.nanmean(values)) if values.size else np.nan,
+            nan_pixels=int(np.isnan(values).sum()),
+        )
+        rows.append(row)
+        pixels[path] = array
+    table = pd.DataFrame(rows, columns=STATISTICS_COLUMNS)
+    return table.astype({"decode_ok": bool, "decode_error": str}), pixels

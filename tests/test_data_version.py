@@ -1,0 +1,43 @@
+"""The data version a run is tagged with: DVC's md5 of data/01_raw, and whether it is dirty."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from tai_project.data_version import data_version_tags
+
+
+def _run(root: Path, *command: str) -> None:
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1",
+           "DVC_SITE_CACHE_DIR": str(root.parent / "dvc-site-cache")}
+    subprocess.run(command, cwd=root, env=env, check=True, capture_output=True)
+
+
+def test_untracked_without_dvc_file(tmp_path: Path) -> None:
+    assert data_version_tags(tmp_path) == {"data_version": "untracked", "data_dirty": "untracked"}
+
+
+def test_clean_then_dirty(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    (root / "data/01_raw").mkdir(parents=True)
+    (root / "data/01_raw/metadata.csv").write_text("image_id,path\n")
+    dvc = str(Path(sys.executable).parent / "dvc")
+    _run(root, "git", "init", "-q")
+    _run(root, dvc, "init", "-q")
+    _run(root, dvc, "add", "-q", "data/01_raw")
+    md5 = yaml.safe_load((root / "data/01_raw.dvc").read_text())["outs"][0]["md5"]
+
+    assert data_version_tags(root) == {
+        "data_version": md5, "data_dvc_file": "data/01_raw.dvc", "data_dirty": "false"
+    }
+    (root / "data/01_raw/metadata.csv").write_text("image_id,path\nx,y\n")
+    tags = data_version_tags(root)
+    assert tags["data_version"] == md5 and tags["data_dirty"] == "true"
+    status = json.loads(tags["data_status"])
+    assert status["data/01_raw.dvc"] == [{"changed outs": {"data/01_raw": "modified"}}]
