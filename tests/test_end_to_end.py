@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from tai_project.errors import TrustGateError
-from tests.conftest import run_kedro
+from tests.conftest import run_kedro, shipped_requirements
 
 pytestmark = pytest.mark.slow
 MODEL = "tai_classifier"
@@ -51,10 +51,11 @@ def test_default_run_is_tracked_registered_and_promoted(project):
     assert model.metadata.get_input_schema().inputs[0].shape == (-1, 8, 8)
     pixels = np.load(project / "data" / "05_model_input" / "model_input.npz")["test_pixels"][:4]
     prediction = model.predict(pixels.astype(np.float32))
-    assert list(prediction.columns) == ["label", "confidence"] and len(prediction) == 4
+    assert {"label", "confidence"} <= set(prediction.columns) and len(prediction) == 4
 
     gate = json.loads(next(iter(_versions(project, "gate_report.json").values())))
-    assert gate["passed"] is True and len(gate["checks"]) == 4
+    every_requirement = sum(len(keys) for keys in shipped_requirements().values())
+    assert gate["passed"] is True and len(gate["checks"]) == every_requirement
 
 
 def test_gate_blocks_a_model_that_misses_a_requirement(project):
@@ -109,7 +110,9 @@ def test_cli_exits_non_zero_naming_a_corrupt_image(project):
 
 
 def test_cli_exits_non_zero_naming_a_bad_requirement(project):
-    result = _cli(project, "--params", "trust_requirements.reliability.min_accuracy=1.5")
+    # the tiny data set needs a smaller class x site minimum to get past the data checks
+    result = _cli(project, "--params", "trust_requirements.reliability.min_accuracy=1.5,"
+                  "data_understanding.data_quality.min_images_per_class_and_group=1")
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert "trust_requirements.reliability.min_accuracy" in output

@@ -49,7 +49,7 @@ def _evaluate(data, train_rows, mitigation):
     for split, rows in (("train", train_rows), ("validation", validation), ("test", test)):
         model_input |= {f"{split}_pixels": pixels[rows], f"{split}_labels": labels[rows],
                         f"{split}_groups": sites[rows]}
-    network, _ = train_classifier(
+    network, _history, _budget = train_classifier(
         model_input, TRAINING | {"fairness_mitigation": mitigation}, SCHEMA, 0
     )
     predictions = predict_test_split(network, model_input, {"batch_size": 1024, "device": "cpu"})
