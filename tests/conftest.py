@@ -116,22 +116,10 @@ def shipped_requirements(**overrides: float | None) -> dict[str, Any]:
 def run_kedro(project: Path, *, params: dict[str, Any] | None = None, **run_args: Any) -> dict:
     """Run the project in a real ``KedroSession`` with ``FAST_PARAMS`` deep-merged with ``params``."""
     bootstrap_project(project)
-    try:
-        with KedroSession.create(
-            project_path=project, runtime_params=_merge(FAST_PARAMS, params or {})
-        ) as session:
-            return session.run(**run_args)
-    finally:
-        _release_leaked_run()
-
-
-def _release_leaked_run() -> None:
-    """kedro-mlflow 2.0.3 under kedro 1.7 ends the run from another thread, so the fluent
-    API's (thread-local) active-run stack of this thread still holds it: a second session
-    in the same process would log into the finished run. Pop it, keeping its stored status."""
-    while (active := mlflow.active_run()) is not None:
-        status = mlflow.MlflowClient().get_run(active.info.run_id).info.status
-        mlflow.end_run(status=status if status in {"FINISHED", "FAILED", "KILLED"} else "FINISHED")
+    with KedroSession.create(
+        project_path=project, runtime_params=_merge(FAST_PARAMS, params or {})
+    ) as session:
+        return session.run(**run_args)
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

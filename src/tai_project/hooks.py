@@ -56,3 +56,24 @@ class DataVersionHook:
         tags = data_version_tags(run_params["project_path"])
         mlflow.set_tags(tags)
         logger.info("raw data version %s (dirty: %s)", tags["data_version"], tags["data_dirty"])
+
+
+class StaleMlflowRunHook:
+    """Let several ``KedroSession`` runs share one Python process (notebooks, tests).
+
+    Under kedro 1.7, kedro-mlflow 2.0.3 ends its run from another thread than the one that
+    started it, and MLflow's active-run stack is thread-local: the finished run stays on
+    this thread's stack, so the next session would log into it ("Changing param values is
+    not allowed"). Before kedro-mlflow looks for an active run, pop runs whose stored
+    status is already terminal, keeping that status. A run a user opened on purpose
+    (still RUNNING) is left alone.
+    """
+
+    @hook_impl(tryfirst=True)
+    def after_context_created(self) -> None:
+        while (active := mlflow.active_run()) is not None:
+            stored = mlflow.MlflowClient().get_run(active.info.run_id).info.status
+            if stored not in {"FINISHED", "FAILED", "KILLED"}:
+                return
+            logger.debug("popping finished MLflow run %s from this thread", active.info.run_id)
+            mlflow.end_run(status=stored)

@@ -2,9 +2,9 @@
 
 from kedro.config import OmegaConfigLoader
 
-from tai_project.hooks import DataVersionHook, TrustGateSummaryHooks
+from tai_project.hooks import DataVersionHook, StaleMlflowRunHook, TrustGateSummaryHooks
 
-HOOKS = (DataVersionHook(), TrustGateSummaryHooks())
+HOOKS = (StaleMlflowRunHook(), DataVersionHook(), TrustGateSummaryHooks())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
