@@ -9,6 +9,8 @@ STAMP := $(VENV)/.installed
 DVC := $(BIN)/dvc
 # DVC's default remote: a folder outside the work tree (override: make setup DVC_REMOTE=...).
 DVC_REMOTE ?= $(HOME)/.cache/tai-project/dvc-remote
+# Where `make starter` writes the cookiecutter template.
+STARTER_OUT ?= $(CURDIR)/dist/starter
 
 # No telemetry, no network calls; headless plots; the venv first on PATH (mlflow serve needs it).
 export KEDRO_DISABLE_TELEMETRY := true
@@ -19,6 +21,7 @@ export COLUMNS ?= 150
 export DVC_NO_ANALYTICS := 1
 
 .PHONY: help setup data run test test-fast lint mlflow-ui viz clean-runs bench-privacy dvc-remote push pull repro
+.PHONY: starter viz-build notebooks
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -72,3 +75,12 @@ clean-runs:  ## delete local runs (MLflow store, artifacts, data/02-08); keeps d
 bench-privacy: data  ## privacy-utility trade-off at eps 1, 3, 8, inf -> bench/results/privacy_tradeoff.*
 	@test -f data/05_model_input/model_input.npz || $(BIN)/kedro run --pipelines data_understanding,data_engineering
 	$(BIN)/python bench/privacy_tradeoff.py $(if $(SEEDS),--seeds $(SEEDS),)
+
+starter: setup  ## build a standalone Kedro starter (cookiecutter template) from this tree -> $(STARTER_OUT)
+	$(BIN)/python starter/build_starter.py --out $(STARTER_OUT)
+
+viz-build: setup  ## static kedro viz site in build/ (open build/index.html through any web server)
+	$(BIN)/kedro viz build
+
+notebooks: setup  ## the notebook tests: the walk-through executed on the tiny data, outputs stripped
+	$(BIN)/python -m pytest tests/test_notebooks.py
