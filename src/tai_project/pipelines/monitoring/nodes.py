@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from PIL import Image, UnidentifiedImageError
 from sklearn.decomposition import PCA
 
-from tai_project.errors import DataValidationError
+from tai_project.errors import DataValidationError, ParameterError
 from tai_project.models.embedding import penultimate_embeddings
 from tai_project.pipelines.tracking import as_metric_history
 from tai_project.trust.drift import detect_batch_drift, image_statistics
@@ -147,6 +147,13 @@ def detect_drift(
 ) -> dict[str, Any]:
     """Return the three drift tests of the batch against the reference (KS per image
     statistic, MMD on embeddings, chi-square on predicted classes) at family-wise ``alpha``."""
+    if 1 / (params["n_permutations"] + 1) >= params["alpha"] / 3:
+        raise ParameterError(
+            f"monitoring.drift.n_permutations is {params['n_permutations']}: the smallest "
+            f"permutation p-value 1/{params['n_permutations'] + 1} cannot fall below the "
+            f"embedding test's alpha {params['alpha']}/3, so it could never flag drift. "
+            f"Set n_permutations >= {int(3 / params['alpha'])} in conf/base/parameters/monitoring.yml."
+        )
     reference = reference_scores["reference"]
     drift = detect_batch_drift(
         reference_pixels=reference["pixels"], reference_embeddings=reference["embeddings"],

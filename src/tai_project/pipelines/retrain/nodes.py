@@ -32,6 +32,8 @@ def merge_production_batch(
     merged = dict(model_input)
     for split, rows in parts.items():
         for key in _PER_IMAGE:
-            old = model_input[f"{split}_{key}"]
-            merged[f"{split}_{key}"] = np.concatenate([old, batch[key][rows].astype(old.dtype)])
+            old, new = model_input[f"{split}_{key}"], batch[key][rows]
+            if old.dtype.kind in "iuf":  # numbers keep their dtype; text widens (longer ids)
+                new = new.astype(old.dtype)
+            merged[f"{split}_{key}"] = np.concatenate([old, new])
     return merged
