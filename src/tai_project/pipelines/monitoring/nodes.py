@@ -118,11 +118,13 @@ def score_with_champion(champion_model: Any, pixels: np.ndarray) -> dict[str, np
 
 
 def score_reference(
-    champion_model: Any, model_input: dict[str, np.ndarray], params: dict[str, Any], seed: int
+    champion_model: Any, deployment_record: dict[str, Any], model_input: dict[str, np.ndarray],
+    params: dict[str, Any], seed: int,
 ) -> dict[str, Any]:
     """Return the champion's scores on the drift reference (a seeded sample of at most
     ``max_images`` of ``params.split``) and on the held-out ``params.holdout_split`` (with its
     labels and groups), the baseline the batch's live metrics are compared with."""
+    _require_champion(deployment_record)
     pixels = model_input[f"{params['split']}_pixels"]
     rng = np.random.default_rng(seed)
     chosen = np.sort(rng.permutation(len(pixels))[: params["max_images"]])
@@ -136,9 +138,20 @@ def score_reference(
     }
 
 
-def score_batch(champion_model: Any, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def score_batch(champion_model: Any, deployment_record: dict[str, Any],
+                batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Return the champion's scores of the production batch (see ``score_with_champion``)."""
+    _require_champion(deployment_record)
     return score_with_champion(champion_model, batch["pixels"])
+
+
+def _require_champion(deployment_record: dict[str, Any]) -> None:
+    # deployment_record as an input also orders scoring after this run's deployment
+    if deployment_record.get("champion") is None:
+        raise DataValidationError(
+            f"No champion in the registry ({deployment_record}): monitoring scores batches "
+            "with the champion. Run `kedro run` until a model passes the trust gate."
+        )
 
 
 def detect_drift(
