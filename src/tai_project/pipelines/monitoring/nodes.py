@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import io
+import logging
 from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
@@ -23,6 +24,8 @@ from tai_project.trust.drift import detect_batch_drift, image_statistics
 from tai_project.trust.live_metrics import LiveMetrics, live_metrics
 
 DECISIONS = ("ok", "warn", "retrain")
+
+logger = logging.getLogger(__name__)
 
 
 def load_production_batch(
@@ -267,6 +270,8 @@ def build_monitoring_report(
 ) -> dict[str, Any]:
     """Return the monitoring report: batch, champion version, decision and reasons, drift
     tests and live metrics (the JSON a reviewer reads)."""
+    logger.info("Monitoring batch %r: %s%s", batch_name, action["decision"].upper(),
+                "".join(f"\n  - {reason}" for reason in action["reasons"]))
     return {
         "batch": batch_name,
         "n_images": len(batch["pixels"]),
