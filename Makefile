@@ -21,7 +21,7 @@ export COLUMNS ?= 150
 export DVC_NO_ANALYTICS := 1
 
 .PHONY: help setup data run test test-fast lint mlflow-ui viz clean-runs bench-privacy dvc-remote push pull repro
-.PHONY: starter viz-build notebooks
+.PHONY: starter viz-build notebooks monitor retrain
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -37,9 +37,20 @@ $(STAMP): pyproject.toml
 data: setup  ## data/01_raw if absent: `dvc pull` it, else export the default data (sklearn digits)
 	@test -f data/01_raw/metadata.csv || $(DVC) pull --quiet data/01_raw.dvc 2>/dev/null \
 	  || $(BIN)/python -m tai_project.datasets.default_data --out data/01_raw
+	@test -d data/01_production || $(BIN)/python -m tai_project.datasets.default_data \
+	  --out data/01_raw --production-out data/01_production
 
 run: data  ## set-up, then the whole pipeline (all six stages) on the default data
 	$(BIN)/kedro run
+
+# production batch of `make monitor` / `make retrain` (a folder under data/01_production)
+BATCH ?= iid
+
+monitor: data  ## drift, live metrics and ok/warn/retrain for batch $(BATCH) (make monitor BATCH=noise_drift)
+	$(BIN)/kedro run --pipeline monitoring --params monitoring.batch=$(BATCH)
+
+retrain: data  ## retrain with the labelled batch $(BATCH); champion only if the gate passes
+	$(BIN)/kedro run --pipeline retrain --params monitoring.batch=$(BATCH)
 
 test: setup  ## set-up, then the whole test suite
 	$(BIN)/python -m pytest -n 2

@@ -14,7 +14,7 @@ import yaml
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
-from tai_project.datasets.default_data import export_digits
+from tai_project.datasets.default_data import export_digits, export_production_batches
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TINY_IMAGES = 400
@@ -76,8 +76,19 @@ def tiny_raw_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def tiny_production_batches(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default production batches (monitoring), 200 images each (read-only)."""
+    out = tmp_path_factory.mktemp("tiny") / "01_production"
+    export_production_batches(out)
+    return out
+
+
 @pytest.fixture
-def project(tmp_path: Path, tiny_raw_data: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def project(
+    tmp_path: Path, tiny_raw_data: Path, tiny_production_batches: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Path:
     """A copy of this project's configuration with the tiny data, as the working directory.
 
     The package itself is the installed one; MLflow's SQLite store lands in ``tmp_path``.
@@ -96,6 +107,7 @@ def project(tmp_path: Path, tiny_raw_data: Path, monkeypatch: pytest.MonkeyPatch
         shutil.copy(PROJECT_ROOT / name, root / name)
     (root / "src").mkdir()  # kedro requires it; the package itself is the installed one
     shutil.copytree(tiny_raw_data, root / "data" / "01_raw")
+    shutil.copytree(tiny_production_batches, root / "data" / "01_production")
     monkeypatch.chdir(root)
     return root
 

@@ -65,9 +65,12 @@ def _versions(root: Path, report: str) -> int:
 
 
 @pytest.mark.slow
-def test_dvc_reproduces_tracks_and_restores(tmp_path: Path, tiny_raw_data: Path) -> None:
+def test_dvc_reproduces_tracks_and_restores(
+    tmp_path: Path, tiny_raw_data: Path, tiny_production_batches: Path
+) -> None:
     root = tmp_path / "clone"
     env = _fresh_repo(root, tiny_raw_data)
+    shutil.copytree(tiny_production_batches, root / "data/01_production")  # monitoring reads it
     assert _sh(root, env, "dvc", "stage", "list", "--name-only").split() == STAGES
     dag = _sh(root, env, "dvc", "dag")
     assert all(stage in dag for stage in STAGES)
@@ -87,7 +90,7 @@ def test_dvc_reproduces_tracks_and_restores(tmp_path: Path, tiny_raw_data: Path)
     log = _sh(root, env, "dvc", "repro")
     assert [s for s in STAGES if f"Running stage '{s}'" in log] == ["monitoring"]
     assert "Stage 'model_engineering' didn't change, skipping" in log
-    assert _versions(root, "drift_report.json") == 2  # DVC kept Kedro's earlier version
+    assert _versions(root, "monitoring_report.json") == 2  # DVC kept Kedro's earlier version
 
     # one changed raw image: DVC reports it and re-runs its stage; history survives
     image = sorted((root / "data/01_raw/images").rglob("*.png"))[0]

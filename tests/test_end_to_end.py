@@ -42,7 +42,9 @@ def test_default_run_is_tracked_registered_and_promoted(project):
     plots = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
     assert {"gate_report.json", "performance_metrics.json", "data_profile.json"} <= artifacts
     assert {"plots/confusion_matrix.png", "plots/training_history.png",
-            "plots/data_profile.png", "plots/drift.png"} <= plots
+            "plots/data_profile.png", "plots/feature_drift.png", "plots/embedding_drift.png"} <= plots
+    assert {"monitoring_report.json", "monitoring/monitoring_report.html"} <= artifacts | {
+        a.path for a in client.list_artifacts(run.info.run_id, "monitoring")}
 
     champion = client.get_model_version_by_alias(MODEL, "champion")
     assert champion.version == client.get_model_version_by_alias(MODEL, "challenger").version

@@ -5,7 +5,12 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from tai_project.datasets.default_data import export_digits, render_digits
+from tai_project.datasets.default_data import (
+    export_digits,
+    export_production_batches,
+    render_digits,
+    render_production_batch,
+)
 
 
 def _render(**overrides):
@@ -52,3 +57,19 @@ def test_export_is_byte_identical_and_refuses_to_overwrite(tmp_path):
     assert digest(tmp_path / "a") == digest(tmp_path / "b")
     with pytest.raises(FileExistsError, match="raw data is immutable"):
         export_digits(tmp_path / "a", max_images=20)
+
+
+def test_production_batches_carry_their_shift(tmp_path):
+    _, _, sites = render_production_batch("site_shift", seed=0, n_images=100)
+    assert set(sites) == {"B"}
+    _, labels, _ = render_production_batch("label_shift", seed=0, n_images=400)
+    assert 0.6 < np.isin(labels, (0, 1, 7)).mean() < 0.8  # 0.7 by construction; 0.3 in iid
+    iid, _, _ = render_production_batch("iid", seed=0, n_images=200)
+    noisy, _, _ = render_production_batch("noise_drift", seed=0, n_images=200)
+    added = noisy.astype(float) - iid  # same seed: same images, then N(0, 64) (clipped)
+    assert 45 < added.std() < 64
+    export_production_batches(tmp_path, n_images=5, batches=("iid", "iid_unlabelled"))
+    assert list(pd.read_csv(tmp_path / "iid_unlabelled" / "metadata.csv").columns) == [
+        "image_id", "path", "site"]
+    with pytest.raises(FileExistsError, match="immutable"):
+        export_production_batches(tmp_path, n_images=5, batches=("iid",))

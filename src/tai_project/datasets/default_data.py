@@ -9,7 +9,17 @@ Layout (the same a user's own data uses)::
 images, chosen by ``seed``) carries a deterministic acquisition shift: lower contrast and
 Gaussian sensor noise. It gives the fairness metrics a real group gap to find.
 
-Run: ``python -m tai_project.datasets.default_data --out data/01_raw``.
+Production batches (monitoring stage) mimic what the deployed model sees later::
+
+    <production_out>/<batch>/images/<image_id>.png
+    <production_out>/<batch>/metadata.csv   image_id, path[, label], site
+
+``iid`` (same distribution as the training data), ``site_shift`` (every image from site B),
+``noise_drift`` (extra sensor noise on every image), ``label_shift`` (a few classes dominate)
+and ``iid_unlabelled`` (``iid`` without labels) come from ``render_production_batch``.
+
+Run: ``python -m tai_project.datasets.default_data --out data/01_raw``; add
+``--production-out data/01_production`` to write the production batches too.
 """
 
 from __future__ import annotations
@@ -89,14 +99,106 @@ def export_digits(
     return metadata_path
 
 
+PRODUCTION_BATCHES = ("iid", "site_shift", "noise_drift", "label_shift", "iid_unlabelled")
+"""The batches ``export_production_batches`` writes; ``*_unlabelled`` ones have no label column."""
+
+
+def render_production_batch(  # noqa: PLR0913 - every knob of the simulated shifts is explicit
+    kind: str,
+    *,
+    seed: int,
+    n_images: int = 200,
+    site_b_fraction: float = 0.25,
+    contrast: float = 0.6,
+    noise_std: float = 12.0,
+    drift_noise_std: float = 64.0,
+    prior_classes: tuple[int, ...] = (0, 1, 7),
+    prior_share: float = 0.7,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return ``(pixels uint8 (n, 8, 8), labels (n,), sites (n,))`` of one production batch.
+
+    Images are drawn (without replacement) from sklearn's digits; site B images get the
+    acquisition shift of ``render_digits`` with fresh noise. ``kind``: ``iid`` (as the
+    training data), ``site_shift`` (every image from site B), ``noise_drift`` (``iid`` plus
+    ``N(0, drift_noise_std)`` on every pixel), ``label_shift`` (``prior_share`` of the images
+    from ``prior_classes``, the rest from the other classes). A ``*_unlabelled`` kind
+    renders its base kind; the exporter drops the labels.
+    """
+    base = kind.removesuffix("_unlabelled")
+    if base not in {"iid", "site_shift", "noise_drift", "label_shift"}:
+        raise ValueError(f"unknown production batch kind {kind!r}; expected one of {PRODUCTION_BATCHES}")
+    digits = load_digits()
+    rng = np.random.default_rng(seed)
+    weights = np.ones(len(digits.target))
+    if base == "label_shift":
+        favoured = np.isin(digits.target, prior_classes)
+        weights = np.where(favoured, prior_share / favoured.sum(),
+                           (1 - prior_share) / (~favoured).sum())
+    order = rng.choice(len(digits.target), size=n_images, replace=False, p=weights / weights.sum())
+    pixels = digits.images[order] / 16.0 * 255.0
+    is_b = rng.random(n_images) < (1.0 if base == "site_shift" else site_b_fraction)
+    shifted = contrast * pixels + (1.0 - contrast) * 128.0 + rng.normal(0.0, noise_std, pixels.shape)
+    pixels = np.where(is_b[:, None, None], shifted, pixels)
+    if base == "noise_drift":
+        pixels = pixels + rng.normal(0.0, drift_noise_std, size=pixels.shape)
+    sites = np.where(is_b, SITES[1], SITES[0])
+    return np.clip(np.rint(pixels), 0, 255).astype(np.uint8), digits.target[order], sites
+
+
+def export_production_batches(
+    out_dir: str | Path,
+    *,
+    seed: int = 20240601,
+    n_images: int = 200,
+    batches: tuple[str, ...] = PRODUCTION_BATCHES,
+) -> list[Path]:
+    """Write each production batch under ``out_dir/<batch>/``; return the metadata.csv paths.
+
+    Batch ``i`` uses seed ``seed + i``. Refuses to overwrite a batch that already exists.
+    """
+    paths = []
+    for index, kind in enumerate(batches):
+        batch_dir = Path(out_dir) / kind
+        metadata_path = batch_dir / "metadata.csv"
+        if metadata_path.exists():
+            raise FileExistsError(
+                f"{metadata_path} already exists; production batches are immutable raw data. "
+                f"Delete {batch_dir} first to export it again."
+            )
+        pixels, labels, sites = render_production_batch(kind, seed=seed + index, n_images=n_images)
+        labelled = not kind.endswith("_unlabelled")
+        rows = []
+        for number, (image, label, site) in enumerate(zip(pixels, labels, sites)):
+            image_id = f"{kind}_{number:05d}"
+            target = batch_dir / "images" / f"{image_id}.png"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(image).save(target)
+            row = {"image_id": image_id, "path": f"{image_id}.png", "site": site}
+            rows.append({**row, "label": int(label)} if labelled else row)
+        fields = ["image_id", "path", *(["label"] if labelled else []), "site"]
+        with metadata_path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(rows)
+        paths.append(metadata_path)
+    logger.info("exported production batches %s to %s", ", ".join(batches), out_dir)
+    return paths
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="data/01_raw", help="output folder (default data/01_raw)")
     parser.add_argument("--seed", type=int, default=20240501)
     parser.add_argument("--max-images", type=int, default=None, help="export only the first N")
+    parser.add_argument("--production-out", default=None,
+                        help="also write the production batches here (e.g. data/01_production)")
+    parser.add_argument("--batch-size", type=int, default=200, help="images per production batch")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    export_digits(args.out, seed=args.seed, max_images=args.max_images)
+    if not (Path(args.out) / "metadata.csv").exists() or args.production_out is None:
+        export_digits(args.out, seed=args.seed, max_images=args.max_images)
+    if args.production_out is not None:
+        export_production_batches(args.production_out, n_images=args.batch_size)
 
 
 if __name__ == "__main__":
