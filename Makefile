@@ -72,3 +72,22 @@ clean-runs:  ## delete local runs (MLflow store, artifacts, data/02-08); keeps d
 bench-privacy: data  ## privacy-utility trade-off at eps 1, 3, 8, inf -> bench/results/privacy_tradeoff.*
 	@test -f data/05_model_input/model_input.npz || $(BIN)/kedro run --pipelines data_understanding,data_engineering
 	$(BIN)/python bench/privacy_tradeoff.py $(if $(SEEDS),--seeds $(SEEDS),)
+
+# --- registry, human oversight and serving (issue 8)
+.PHONY: serve approve rollback audit verify
+PORT ?= 5001
+
+serve: setup  ## serve the SHA-256-verified champion on http://127.0.0.1:$(PORT) (mlflow models serve)
+	$(BIN)/python -m tai_project.serving --port $(PORT)
+
+approve: setup  ## promote a waiting challenger: VERSION=<n> APPROVER='<name>' REASON='<why>'
+	$(BIN)/python -m tai_project.registry approve --version "$(VERSION)" --approver "$(APPROVER)" --reason "$(REASON)"
+
+rollback: setup  ## move champion back: VERSION=<n> ACTOR='<name>' REASON='<why>'
+	$(BIN)/python -m tai_project.registry rollback --version "$(VERSION)" --actor "$(ACTOR)" --reason "$(REASON)"
+
+audit: setup  ## every promotion, rejection, approval and rollback, oldest first (JSON lines)
+	$(BIN)/python -m tai_project.registry audit
+
+verify: setup  ## check the champion's files against the SHA-256 recorded at registration
+	$(BIN)/python -m tai_project.registry verify
