@@ -114,7 +114,7 @@ def download_verified(
                             f"tag '{SHA_TAG}'; the registry entry was edited after registration.")
     source = client.get_model_version_download_uri(name, version)
     folder = Path(mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=str(dst)))
-    verify_folder(folder, manifest, label=f"version {version} of model '{name}' ({folder})")
+    verify_folder(folder, manifest, label=f"version {version} of model '{name}' (stored at {source})")
     return folder
 
 
@@ -204,7 +204,7 @@ def _version_tags(client: mlflow.MlflowClient, name: str, version: str) -> dict[
     try:
         return dict(client.get_model_version(name, version).tags)
     except MlflowException:
-        known = sorted((v.version for v in client.search_model_versions(f"name='{name}'")), key=int)
+        known = sorted(int(v.version) for v in client.search_model_versions(f"name='{name}'"))
         raise RegistryError(f"Model '{name}' has no version {version}; it has {known}.") from None
 
 
