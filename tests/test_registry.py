@@ -43,6 +43,7 @@ def client(store, monkeypatch, request):
     uri = f"sqlite:///{store / 'mlflow.db'}"
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    mlflow.set_experiment("registry")   # not an experiment id left over from an earlier test
     return mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 

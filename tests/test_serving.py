@@ -46,6 +46,7 @@ def test_server_answers_valid_requests_and_refuses_bad_ones(tmp_path, monkeypatc
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    mlflow.set_experiment("registry")   # not an experiment id left over from an earlier test
     register(release(), "served")
     folder = serving.prepare("champion", mlflow.MlflowClient(uri, uri), "served")
     port = _free_port()

@@ -49,7 +49,8 @@ def test_regression_failure_names_the_bound_and_the_rollback():
          "metric": "accuracy", "measured": 0.90, "threshold": 0.95, "status": "fail"}]}
     with pytest.raises(TrustGateError) as error:
         enforce_trust_gate(report, STATE, CARD)
-    assert "non_regression.accuracy vs champion v2: measured 0.9000, the worst allowed is 0.9500" in str(error.value)
+    expected = "non_regression.accuracy vs champion v2: measured 0.9000, the worst allowed is 0.9500"
+    assert expected in str(error.value)
     assert "make rollback" in str(error.value)
 
 
