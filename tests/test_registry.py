@@ -3,6 +3,7 @@ human approval, rollback, audit log, SHA-256 verification and a real kill mid-re
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -199,3 +200,24 @@ def test_kill_between_register_and_alias_keeps_the_champion_and_a_rerun_complete
     assert client.get_model_version(NAME, "2").tags[registry.STATE_TAG] == "interrupted"
     assert [(e["event"], e["version"]) for e in registry.audit_log(client, NAME)] == [
         ("promoted", "1"), ("interrupted", "2"), ("promoted", "3")]
+
+
+def test_command_line_approves_and_lists_the_audit_log(client, store, capsys):
+    import shutil  # noqa: PLC0415
+
+    project = store / "cli"
+    shutil.copytree(PROJECT_ROOT / "conf" / "base", project / "conf" / "base")
+    (project / "conf" / "local").mkdir()
+    (project / "conf" / "local" / "mlflow.yml").write_text(
+        f"server:\n  mlflow_tracking_uri: {mlflow.get_tracking_uri()}\n")
+    os.chdir(project)
+    name = "tai_classifier"   # the catalog's registered_model_name
+    register(release(approval=True), name)
+    assert registry.main(["approve", "--version", "1", "--approver", "Ada", "--reason", ""]) == 1
+    assert "needs the approver's name and a reason" in capsys.readouterr().err
+    assert registry.main(["approve", "--version", "1", "--approver", "Ada", "--reason", "ok"]) == 0
+    assert registry.main(["audit"]) == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(e["event"], e["actor"]) for e in events][-2:] == [
+        ("awaiting_approval", events[-2]["actor"]), ("approved", "Ada")]
+    assert registry.main(["verify"]) == 0
