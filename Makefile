@@ -95,3 +95,22 @@ viz-build: setup  ## static kedro viz site in build/ (open build/index.html thro
 
 notebooks: setup  ## the notebook tests: the walk-through executed on the tiny data, outputs stripped
 	$(BIN)/python -m pytest tests/test_notebooks.py
+
+# --- registry, human oversight and serving (issue 8)
+.PHONY: serve approve rollback audit verify
+PORT ?= 5001
+
+serve: setup  ## serve the SHA-256-verified champion on http://127.0.0.1:$(PORT) (mlflow models serve)
+	$(BIN)/python -m tai_project.serving --port $(PORT)
+
+approve: setup  ## promote a waiting challenger: VERSION=<n> APPROVER='<name>' REASON='<why>'
+	$(BIN)/python -m tai_project.registry approve --version "$(VERSION)" --approver "$(APPROVER)" --reason "$(REASON)"
+
+rollback: setup  ## move champion back: VERSION=<n> ACTOR='<name>' REASON='<why>'
+	$(BIN)/python -m tai_project.registry rollback --version "$(VERSION)" --actor "$(ACTOR)" --reason "$(REASON)"
+
+audit: setup  ## every promotion, rejection, approval and rollback, oldest first (JSON lines)
+	$(BIN)/python -m tai_project.registry audit
+
+verify: setup  ## check the champion's files against the SHA-256 recorded at registration
+	$(BIN)/python -m tai_project.registry verify

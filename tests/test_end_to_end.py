@@ -59,6 +59,16 @@ def test_default_run_is_tracked_registered_and_promoted(project):
     every_requirement = sum(len(keys) for keys in shipped_requirements().values())
     assert gate["passed"] is True and len(gate["checks"]) == every_requirement
 
+    # model card (issue 8): every measured metric, every plot of the run, lineage; offline
+    html = next(iter(_versions(project, "model_card.html").values())).decode()
+    assert all(metric in html for metric in gate["measured"])
+    plots = {p.name for p in (project / "data" / "08_reporting").glob("*.png")} - {"drift.png"}
+    assert html.count("data:image/png;base64,") == len(plots) > 10
+    assert champion.tags["artifact_sha256"] in html and run.info.run_id in html
+    assert "http://" not in html and "https://" not in html
+    assert {"model_card/model_card.html", "model_card/model_card.json"} <= {
+        a.path for a in client.list_artifacts(run.info.run_id, "model_card")}
+
 
 def test_gate_blocks_a_model_that_misses_a_requirement(project):
     run_kedro(project)
@@ -75,6 +85,14 @@ def test_gate_blocks_a_model_that_misses_a_requirement(project):
     rejected = client.get_model_version_by_alias(MODEL, "challenger")
     assert str(rejected.version) == "2" and rejected.tags["trust_gate"] == "failed"
     assert rejected.tags["failed_requirements"] == "min_accuracy"
+    assert rejected.tags["rejection_reasons"].startswith("reliability.min_accuracy: measured")
+    gate = json.loads(sorted(_versions(project, "gate_report.json").items())[-1][1])
+    regression = [c for c in gate["checks"] if c["principle"] == "non_regression"]
+    assert gate["champion_version"] == "1" and regression
+    assert all(c["status"] in {"pass", "off"} for c in regression)   # same seed: no regression
+    from tai_project.registry import audit_log  # noqa: PLC0415
+    assert [(e["event"], e["version"]) for e in audit_log(client, MODEL)] == [
+        ("promoted", "1"), ("rejected", "2")]
     runs = client.search_runs([client.get_experiment_by_name("tai_project").experiment_id],
                               order_by=["attributes.start_time ASC"])
     assert [r.info.status for r in runs] == ["FINISHED", "FAILED"]

@@ -19,3 +19,11 @@ class TrustGateError(TaiProjectError):
 
 class ParameterError(TaiProjectError):
     """A stage parameter (``conf/base/parameters/<stage>.yml``) has an invalid value."""
+
+
+class IntegrityError(TaiProjectError):
+    """A model artifact's SHA-256 differs from the one recorded at registration: refused."""
+
+
+class RegistryError(TaiProjectError):
+    """A registry action (approve, rollback, load) cannot be done as asked."""

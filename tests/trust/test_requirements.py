@@ -91,3 +91,83 @@ def test_switched_off_requirement_is_reported_off_and_does_not_block():
 def test_report_round_trips_through_dict():
     report = check_requirements(parse_requirements(VALID), {"accuracy": 0.95})
     assert type(report).from_dict(report.to_dict()) == report
+
+
+# --- non-regression against the champion (issue 8)
+from tai_project.trust.requirements import AllowedWorsening, worst_allowed  # noqa: E402
+
+REGRESSION = {**VALID, "non_regression": {
+    "accuracy": {"greater_is_better": True, "max_absolute_worsening": 0.02,
+                 "max_relative_worsening": 0.01},
+    "ece": {"greater_is_better": False, "max_absolute_worsening": 0.01,
+            "max_relative_worsening": None},
+    "mia_auc": None,
+}}
+BASE = {"group_share": 0.25, "accuracy": 0.95, "worst_group_accuracy": 0.9, "accuracy_gap": 0.0,
+        "ece": 0.03, "mia_auc": 0.7}
+
+
+def _rows(report):
+    return {c.metric: c for c in report.checks if c.principle == "non_regression"}
+
+
+def test_worst_allowed_is_the_stricter_margin_by_hand():
+    allowed = AllowedWorsening(greater_is_better=True, max_absolute_worsening=0.02,
+                               max_relative_worsening=0.01)
+    assert worst_allowed(0.96, allowed) == pytest.approx(0.9504)   # 0.96 - 0.0096 > 0.96 - 0.02
+    lower = AllowedWorsening(greater_is_better=False, max_absolute_worsening=0.01,
+                             max_relative_worsening=0.5)
+    assert worst_allowed(0.03, lower) == pytest.approx(0.04)       # min(0.04, 0.045)
+
+
+def test_regression_beyond_the_margin_blocks_a_model_that_meets_every_threshold():
+    champion = {"champion.version": 3, "champion.accuracy": 0.97, "champion.ece": 0.03}
+    report = check_requirements(parse_requirements(REGRESSION), {**BASE, **champion})
+    rows = _rows(report)
+    # accuracy: bound max(0.97 - 0.02, 0.97 * 0.99) = 0.9603 > 0.95 -> fail
+    assert rows["accuracy"].status == "fail" and rows["accuracy"].threshold == pytest.approx(0.9603)
+    assert rows["accuracy"].requirement == "accuracy vs champion v3"
+    assert rows["ece"].status == "pass" and rows["ece"].threshold == pytest.approx(0.04)
+    assert rows["mia_auc"].status == "off"
+    assert not report.passed and report.champion_version == "3"
+    assert [c.metric for c in report.failures] == ["accuracy"]
+
+
+def test_within_the_margin_passes_and_no_champion_is_not_applicable():
+    champion = {"champion.version": 1, "champion.accuracy": 0.955, "champion.ece": 0.035}
+    assert check_requirements(parse_requirements(REGRESSION), {**BASE, **champion}).passed
+    first = check_requirements(parse_requirements(REGRESSION), BASE)
+    assert first.passed and first.champion_version is None
+    assert {c.status for c in _rows(first).values()} == {"n/a", "off"}
+    assert "N/A" in first.table()
+
+
+def test_missing_challenger_metric_fails_non_regression():
+    measured = {k: v for k, v in BASE.items() if k != "ece"}
+    report = check_requirements(parse_requirements(REGRESSION),
+                                {**measured, "champion.version": 1, "champion.ece": 0.03})
+    assert _rows(report)["ece"].status == "fail"
+
+
+def test_report_keeps_own_metrics_not_the_champions():
+    report = check_requirements(parse_requirements(REGRESSION),
+                                {**BASE, "champion.version": 1, "champion.accuracy": 0.9})
+    assert report.measured == BASE
+    assert report.to_dict()["measured"] == BASE and "table" in report.to_dict()
+
+
+def test_unknown_key_in_a_non_regression_entry_is_named():
+    bad = {**REGRESSION, "non_regression": {"accuracy": {
+        "greater_is_better": True, "max_absolute_worsening": 0.1, "max_relative_worsening": None,
+        "max_worsening": 0.1}}}
+    with pytest.raises(RequirementsError) as error:
+        parse_requirements(bad)
+    assert "non_regression.accuracy.max_worsening: unknown key" in str(error.value)
+    assert "'max_absolute_worsening'" in str(error.value)
+
+
+def test_negative_allowed_worsening_is_refused():
+    bad = {**REGRESSION, "non_regression": {"accuracy": {
+        "greater_is_better": True, "max_absolute_worsening": -0.1, "max_relative_worsening": None}}}
+    with pytest.raises(RequirementsError, match=r"non_regression\.accuracy\.max_absolute_worsening"):
+        parse_requirements(bad)

@@ -4,13 +4,19 @@
 ``min_<metric>`` or ``max_<metric>``: the gate compares the measured ``<metric>`` with the
 threshold in that direction. Every key must be present; ``null`` switches a requirement off
 explicitly and the gate report then shows it as ``off``.
+
+Its ``non_regression`` section compares the challenger with the current champion, in the
+spirit of MLflow's ``MetricThreshold`` (``mlflow.models.MetricThreshold``: a candidate
+passes when it is no worse than the baseline by more than an absolute and a relative
+margin). The champion's metrics reach the gate as ``champion.<metric>`` entries of the
+measured metrics (``champion.version`` names the version).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -74,8 +80,19 @@ class AutonomyRequirements(_Section):
     min_selective_accuracy: Rate | None
 
 
+class AllowedWorsening(_Section):
+    """How much worse than the champion one metric may be (MLflow ``MetricThreshold`` in
+    spirit). ``greater_is_better`` gives the direction; either margin may be ``null`` (not
+    checked). Both given: the challenger must stay within both, i.e. the stricter bound."""
+
+    greater_is_better: bool
+    max_absolute_worsening: Annotated[float, Field(ge=0.0)] | None
+    max_relative_worsening: Annotated[float, Field(ge=0.0)] | None
+
+
 class TrustRequirements(_Section):
-    """All written trust requirements, one section per principle."""
+    """All written trust requirements, one section per principle, and the allowed
+    worsening against the champion per metric (``null`` for a metric switches it off)."""
 
     data: DataRequirements
     reliability: ReliabilityRequirements
@@ -83,6 +100,7 @@ class TrustRequirements(_Section):
     privacy: PrivacyRequirements
     autonomy: AutonomyRequirements
     transparency: TransparencyRequirements
+    non_regression: dict[str, AllowedWorsening | None] = Field(default_factory=dict)
 
 
 def parse_requirements(raw: Mapping[str, Any], *, source: str = "trust_requirements") -> TrustRequirements:
@@ -105,9 +123,10 @@ def _describe_error(error: Mapping[str, Any], source: str) -> str:
     loc = tuple(str(part) for part in error["loc"])
     key = ".".join((source, *loc))
     if error["type"] == "extra_forbidden":
-        model: type[BaseModel] = TrustRequirements
+        model: Any = TrustRequirements
         for part in loc[:-1]:
-            model = model.model_fields[part].annotation
+            fields = getattr(model, "model_fields", {})
+            model = fields[part].annotation if part in fields else AllowedWorsening
         return f"{key}: unknown key; valid keys here are {sorted(model.model_fields)}"
     if error["type"] == "missing":
         return f"{key}: missing; write a threshold, or null to switch the requirement off explicitly"
@@ -123,14 +142,20 @@ class RequirementCheck:
     metric: str
     measured: float | None
     threshold: float | None
-    status: Literal["pass", "fail", "off"]
+    status: Literal["pass", "fail", "off", "n/a"]
 
 
 @dataclass(frozen=True)
 class GateReport:
-    """The gate's verdict: one check per requirement; it passes when no check failed."""
+    """The gate's verdict: one check per requirement; it passes when no check failed.
+
+    ``measured`` keeps every metric the gate saw (not only the checked ones) so a later
+    challenger can be compared with this model once it is champion; ``champion_version``
+    is the version the non-regression rows compared with (``None``: no champion yet)."""
 
     checks: tuple[RequirementCheck, ...]
+    measured: dict[str, float] = field(default_factory=dict, compare=False)
+    champion_version: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -141,11 +166,21 @@ class GateReport:
         return tuple(check for check in self.checks if check.status == "fail")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"passed": self.passed, "checks": [asdict(check) for check in self.checks]}
+        return {
+            "passed": self.passed,
+            "checks": [asdict(check) for check in self.checks],
+            "champion_version": self.champion_version,
+            "table": self.table(),
+            "measured": dict(self.measured),
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> GateReport:
-        return cls(checks=tuple(RequirementCheck(**check) for check in data["checks"]))
+        return cls(
+            checks=tuple(RequirementCheck(**check) for check in data["checks"]),
+            measured=dict(data.get("measured", {})),
+            champion_version=data.get("champion_version"),
+        )
 
     def table(self) -> str:
         """Return the gate as a fixed-width text table: principle, requirement, measured,
@@ -165,20 +200,28 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.4f}"
 
 
+CHAMPION_PREFIX = "champion."
+"""Measured metrics named ``champion.<metric>`` are the champion's, for non-regression."""
+
+
 def check_requirements(
     requirements: TrustRequirements, measured: Mapping[str, float]
 ) -> GateReport:
-    """Return the gate report: each ``min_X``/``max_X`` requirement checked against ``measured[X]``.
+    """Return the gate report: each ``min_X``/``max_X`` requirement checked against
+    ``measured[X]``, then each ``non_regression`` metric against ``measured["champion.X"]``.
 
     A metric that was not measured, or is NaN, fails its requirement: a gate must never pass
-    on missing evidence.
+    on missing evidence. Without a champion (no ``champion.*`` values) the non-regression
+    rows say ``n/a``.
     """
+    values = {k: _number(v) for k, v in measured.items()}
     checks = []
     for principle, section in requirements:
+        if principle == "non_regression":
+            continue
         for requirement, threshold in section:
             direction, metric = requirement.split("_", 1)
-            value = measured.get(metric)
-            value = None if value is None or math.isnan(value) else float(value)
+            value = values.get(metric)
             if threshold is None:
                 status = "off"
             elif value is None:
@@ -190,4 +233,59 @@ def check_requirements(
             checks.append(
                 RequirementCheck(principle, requirement, metric, value, threshold, status)
             )
-    return GateReport(checks=tuple(checks))
+    champion = values.get(f"{CHAMPION_PREFIX}version")
+    version = None if champion is None else str(int(champion))
+    checks += [
+        _regression_check(metric, allowed, values.get(metric),
+                          values.get(f"{CHAMPION_PREFIX}{metric}"), version)
+        for metric, allowed in requirements.non_regression.items()
+    ]
+    own = {k: v for k, v in values.items() if v is not None and not k.startswith(CHAMPION_PREFIX)}
+    return GateReport(checks=tuple(checks), measured=own, champion_version=version)
+
+
+def worst_allowed(champion_value: float, allowed: AllowedWorsening) -> float | None:
+    """Return the worst challenger value still allowed: the stricter of champion - absolute
+    and champion - relative * |champion| (mirrored for lower-is-better metrics), as in
+    MLflow's ``MetricThreshold`` (``min_absolute_change`` / ``min_relative_change`` with
+    negative changes); ``None`` when neither margin is set."""
+    sign = 1.0 if allowed.greater_is_better else -1.0
+    bounds = []
+    if allowed.max_absolute_worsening is not None:
+        bounds.append(champion_value - sign * allowed.max_absolute_worsening)
+    if allowed.max_relative_worsening is not None:
+        bounds.append(champion_value - sign * allowed.max_relative_worsening * abs(champion_value))
+    if not bounds:
+        return None
+    return max(bounds) if allowed.greater_is_better else min(bounds)
+
+
+def _regression_check(
+    metric: str,
+    allowed: AllowedWorsening | None,
+    value: float | None,
+    champion_value: float | None,
+    champion_version: str | None,
+) -> RequirementCheck:
+    name = f"{metric} vs champion" + (f" v{champion_version}" if champion_version else "")
+    if allowed is None:
+        return RequirementCheck("non_regression", name, metric, value, None, "off")
+    if champion_value is None:  # no champion yet, or it never measured this metric
+        return RequirementCheck("non_regression", name, metric, value, None, "n/a")
+    bound = worst_allowed(champion_value, allowed)
+    if bound is None:
+        return RequirementCheck("non_regression", name, metric, value, None, "off")
+    if value is None:
+        status = "fail"
+    elif allowed.greater_is_better:
+        status = "pass" if value >= bound else "fail"
+    else:
+        status = "pass" if value <= bound else "fail"
+    return RequirementCheck("non_regression", name, metric, value, bound, status)
+
+
+def _number(value: Any) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    value = float(value)
+    return None if math.isnan(value) else value

@@ -16,11 +16,12 @@ def _report(accuracy_status):
 
 
 STATE = {"registered_model_name": "tai_classifier", "challenger": "3", "champion": "2"}
+CARD = {"gate": {"verdict": "failed"}}
 
 
 def test_failed_gate_raises_listing_failures_and_the_untouched_champion():
     with pytest.raises(TrustGateError) as error:
-        enforce_trust_gate(_report("fail"), STATE)
+        enforce_trust_gate(_report("fail"), STATE, CARD)
     message = str(error.value)
     assert "reliability.min_accuracy: measured 0.9100, required >= 0.95" in message
     assert "max_accuracy_gap" not in message
@@ -30,8 +31,27 @@ def test_failed_gate_raises_listing_failures_and_the_untouched_champion():
 
 
 def test_passed_gate_returns_the_record():
-    record = enforce_trust_gate(_report("pass"), {**STATE, "champion": "3"})
-    assert record == {"gate_passed": True, **STATE, "champion": "3"}
+    record = enforce_trust_gate(_report("pass"), {**STATE, "champion": "3"},
+                                {"gate": {"verdict": "passed"}})
+    assert record == {"gate_passed": True, **STATE, "champion": "3", "model_card_verdict": "passed"}
+
+
+def test_pending_approval_passes_without_promoting(caplog):
+    state = {**STATE, "registered_version": "3", "approval": "pending"}
+    record = enforce_trust_gate(_report("pass"), state, {"gate": {"verdict": "passed"}})
+    assert record["champion"] == "2" and record["approval"] == "pending"
+    assert "make approve VERSION=3" in caplog.text
+
+
+def test_regression_failure_names_the_bound_and_the_rollback():
+    report = {"passed": False, "checks": [
+        {"principle": "non_regression", "requirement": "accuracy vs champion v2",
+         "metric": "accuracy", "measured": 0.90, "threshold": 0.95, "status": "fail"}]}
+    with pytest.raises(TrustGateError) as error:
+        enforce_trust_gate(report, STATE, CARD)
+    expected = "non_regression.accuracy vs champion v2: measured 0.9000, the worst allowed is 0.9500"
+    assert expected in str(error.value)
+    assert "make rollback" in str(error.value)
 
 
 def test_release_carries_verdict_tags_and_example():
@@ -39,10 +59,15 @@ def test_release_carries_verdict_tags_and_example():
     model_input = {"test_pixels": np.zeros((5, 8, 8), np.uint8)}
     release = prepare_release(
         network, _report("fail"), {"accuracy": 0.91, "worst_group_accuracy": 0.8},
-        model_input, {"classes": [0, 1]},
-        {"input_example_size": 2, "tagged_metrics": ["accuracy"]},
+        model_input, {"classes": [0, 1], "image_height": 8, "image_width": 8, "pixel_range": [0, 255]},
+        {"input_example_size": 2, "tagged_metrics": ["accuracy"], "human_approval_required": True,
+         "max_batch_size": 10},
+        None, {"data_version": "abc.dir", "git_commit": "deadbeef", "git_dirty": "false"},
     )
-    assert release.gate_passed is False
-    assert release.tags == {"failed_requirements": "min_accuracy", "accuracy": "0.9100"}
+    assert release.gate_passed is False and release.human_approval_required is True
+    assert release.tags == {"failed_requirements": "min_accuracy", "accuracy": "0.9100",
+                            "data_version": "abc.dir", "git_commit": "deadbeef", "git_dirty": "false"}
+    assert release.failures == ["reliability.min_accuracy: measured 0.9100, required >= 0.95"]
+    assert release.input_limits == {"image_shape": [8, 8], "pixel_range": [0, 255], "max_batch_size": 10}
     assert release.input_example.shape == (2, 8, 8) and release.input_example.dtype == np.float32
     assert release.labels == [0, 1]

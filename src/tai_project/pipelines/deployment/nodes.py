@@ -10,7 +10,8 @@ import numpy as np
 from tai_project.datasets.model_registry import ModelRelease
 from tai_project.errors import TrustGateError
 from tai_project.models.network import SmallCNN
-from tai_project.trust.requirements import GateReport
+from tai_project.reporting.model_card import build_card, render_html, render_markdown
+from tai_project.trust.requirements import GateReport, RequirementCheck
 
 logger = logging.getLogger(__name__)
 
@@ -23,15 +24,22 @@ def prepare_release(  # noqa: PLR0917 - a Kedro node takes its inputs by positio
     data_schema: dict[str, Any],
     params: dict[str, Any],
     inference_policy: dict[str, float] | None = None,
+    lineage: dict[str, Any] | None = None,
 ) -> ModelRelease:
     """Return the release the registry records: network, labels, an input example, the
-    gate verdict, tags (verdict, failed requirements, key metrics) and the inference policy
-    (temperature, referral threshold) the deployed model applies."""
+    gate verdict and report, the failures as sentences, tags (verdict, failed requirements,
+    key metrics, data version, git commit), the inference policy (temperature, referral
+    threshold), the input limits the served model enforces and whether a human must
+    approve the promotion."""
     report = GateReport.from_dict(gate_report)
+    lineage = lineage or {}
     tags = {
         "failed_requirements": ",".join(c.requirement for c in report.failures) or "none",
         **{name: f"{performance_metrics[name]:.4f}" for name in params["tagged_metrics"]},
+        **{key: str(lineage[key]) for key in ("data_version", "git_commit", "git_dirty")
+           if key in lineage},
     }
+    shape = [data_schema["image_height"], data_schema["image_width"]]
     return ModelRelease(
         network=network,
         labels=list(data_schema["classes"]),
@@ -40,31 +48,92 @@ def prepare_release(  # noqa: PLR0917 - a Kedro node takes its inputs by positio
         tags=tags,
         confidence_threshold=(inference_policy or {}).get("confidence_threshold"),
         temperature=(inference_policy or {}).get("temperature", 1.0),
+        gate_report=dict(gate_report),
+        failures=[_failure(c) for c in report.failures],
+        human_approval_required=bool(params["human_approval_required"]),
+        input_limits={"image_shape": shape, "pixel_range": list(data_schema["pixel_range"]),
+                      "max_batch_size": params["max_batch_size"]},
     )
 
 
+def _failure(check: RequirementCheck) -> str:
+    measured = "not measured" if check.measured is None else f"{check.measured:.4f}"
+    if check.principle == "non_regression":
+        return (f"non_regression.{check.requirement}: measured {measured}, the worst "
+                f"allowed is {check.threshold:.4f}")
+    sign = ">=" if check.requirement.startswith("min_") else "<="
+    return f"{check.principle}.{check.requirement}: measured {measured}, required {sign} {check.threshold}"
+
+
+def build_model_card(  # noqa: PLR0917 - a Kedro node takes its inputs by position
+    content: dict[str, Any],
+    gate_report: dict[str, Any],
+    registry_state: dict[str, Any],
+    lineage: dict[str, Any],
+    data_profile: dict[str, Any],
+    privacy_budget: dict[str, Any],
+    training_history: list[dict[str, float]],
+    model_engineering: dict[str, Any],
+    images: dict[str, dict[str, str]],
+) -> tuple[str, dict[str, Any], str]:
+    """Return the model card as HTML (self-contained), JSON and Markdown: intended use and
+    limits, data, training, each principle's metrics with its plots, the gate and lineage."""
+    setup = model_engineering["training_setup"]
+    dp = setup["privacy"]
+    training = {
+        "differential_privacy": bool(privacy_budget.get("enabled", dp["enabled"])),
+        "epochs_run": len(training_history),
+        "epsilon": privacy_budget.get("epsilon"),
+        "delta": privacy_budget.get("delta"),
+        "noise_multiplier": privacy_budget.get("noise_multiplier"),
+        "fairness_mitigation": setup["fairness_mitigation"],
+        **_flatten(dp if dp["enabled"] else setup["training"],
+                   "privacy" if dp["enabled"] else "training"),
+        **_flatten(setup["network"], "network"),
+    }
+    card = build_card(content=content, gate_report=gate_report, registry_state=registry_state,
+                      lineage=lineage, data_profile=data_profile, training=training,
+                      image_names=sorted(images))
+    return render_html(card, images), card, render_markdown(card)
+
+
+def _flatten(values: dict[str, Any], prefix: str) -> dict[str, Any]:
+    return {f"{prefix}.{key}": value if isinstance(value, int | float | str | bool) or value is None
+            else str(value) for key, value in values.items()}
+
+
 def enforce_trust_gate(
-    gate_report: dict[str, Any], registry_state: dict[str, Any]
+    gate_report: dict[str, Any], registry_state: dict[str, Any], model_card: dict[str, Any]
 ) -> dict[str, Any]:
     """Raise ``TrustGateError`` listing each failed requirement if any failed; else return
-    the deployment record (verdict and the versions the aliases point to)."""
+    the deployment record (verdict, the versions the aliases point to, whether a human
+    approval is pending). Runs after the model card so a rejected model has one too."""
     report = GateReport.from_dict(gate_report)
-    record = {"gate_passed": report.passed, **registry_state}
+    record = {"gate_passed": report.passed, **registry_state,
+              "model_card_verdict": model_card["gate"]["verdict"]}
+    version = registry_state.get("registered_version", registry_state["challenger"])
     if not report.passed:
-        failures = "\n".join(
-            f"  - {c.principle}.{c.requirement}: measured "
-            f"{'not measured' if c.measured is None else f'{c.measured:.4f}'}, "
-            f"required {'>=' if c.requirement.startswith('min_') else '<='} {c.threshold}"
-            for c in report.failures
-        )
+        failures = "\n".join(f"  - {_failure(c)}" for c in report.failures)
+        regression = any(c.principle == "non_regression" for c in report.failures)
         raise TrustGateError(
             f"The model missed {len(report.failures)} trust requirement(s):\n{failures}\n"
-            f"It is registered as version {registry_state['challenger']} of "
+            f"It is registered as version {version} of "
             f"'{registry_state['registered_model_name']}' with alias 'challenger'; "
             f"'champion' still points to version {registry_state['champion']}.\n"
             "To proceed: improve the model or data (see the gate report in "
-            "data/08_reporting/gate_report.json), or, with the sign-off of whoever owns the "
-            "requirements, change conf/base/parameters/trust_requirements.yml and run again."
+            "data/08_reporting/gate_report.json and the model card next to it), or, with the "
+            "sign-off of whoever owns the requirements, change "
+            "conf/base/parameters/trust_requirements.yml and run again."
+            + ("\nA regression is measured against the current champion: if the champion "
+               "itself is wrong, roll it back first (make rollback VERSION=<n> ACTOR=... "
+               "REASON=...)." if regression else "")
         )
-    logger.info("Version %s is now the champion.", registry_state["champion"])
+    if registry_state.get("approval") == "pending":
+        logger.warning(
+            "Version %s passed the trust gate and waits for a human approval; 'champion' "
+            "still points to version %s. To promote it: make approve VERSION=%s "
+            "APPROVER='<your name>' REASON='<why>'.",
+            version, registry_state["champion"], version)
+    else:
+        logger.info("Version %s is now the champion.", registry_state["champion"])
     return record
