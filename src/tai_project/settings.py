@@ -3,8 +3,9 @@
 from kedro.config import OmegaConfigLoader
 
 from tai_project.hooks import DataVersionHook, TrustGateSummaryHooks
+from tai_project.stage_timing import StageTimingHooks
 
-HOOKS = (DataVersionHook(), TrustGateSummaryHooks())
+HOOKS = (DataVersionHook(), TrustGateSummaryHooks(), StageTimingHooks())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
