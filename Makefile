@@ -18,7 +18,8 @@ export PATH := $(BIN):$(PATH)
 export COLUMNS ?= 150
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: help setup data run test test-fast lint mlflow-ui viz clean-runs bench-privacy dvc-remote push pull repro
+.PHONY: help setup data run test test-fast lint mlflow-ui viz clean-runs bench-privacy dvc-remote push pull repro \
+	bench bench-scale airflow-dag
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -72,3 +73,17 @@ clean-runs:  ## delete local runs (MLflow store, artifacts, data/02-08); keeps d
 bench-privacy: data  ## privacy-utility trade-off at eps 1, 3, 8, inf -> bench/results/privacy_tradeoff.*
 	@test -f data/05_model_input/model_input.npz || $(BIN)/kedro run --pipelines data_understanding,data_engineering
 	$(BIN)/python bench/privacy_tradeoff.py $(if $(SEEDS),--seeds $(SEEDS),)
+
+# Benchmarks (issue 11). `make bench` measures the default data and a small scale sweep;
+# `make bench-scale SCALE_SIZES="2000 10000 50000 100000"` runs the full sweep (long).
+SCALE_SIZES ?= 2000 10000
+SCALE_EPOCHS ?= 1
+
+bench: bench-privacy bench-scale  ## every benchmark -> bench/results/bench.{json,md} (+ privacy, scale)
+	$(BIN)/python bench/run_all.py
+
+bench-scale: data  ## scale sweep on synthetic 28x28 digits (SCALE_SIZES, SCALE_EPOCHS) -> bench/results/scale_sweep.json
+	$(BIN)/python bench/scale_sweep.py --sizes $(SCALE_SIZES) --epochs $(SCALE_EPOCHS)
+
+airflow-dag: setup  ## Airflow DAG (one task per stage) -> airflow_dags/; Airflow goes into .venv-airflow
+	$(BIN)/python deploy/airflow/make_dag.py --out airflow_dags
