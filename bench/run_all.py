@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 from common import BIN, ENV, RESULTS, kedro_run, machine, make_project, save
 from dp_overhead import measure as measure_dp
+from scale_sweep import growth_exponents
 
 GOALS = {
     "end_to_end_seconds": ("<=", 60.0),
@@ -159,7 +160,7 @@ def _scale_figures() -> dict[str, Any]:
         runs = [r for r in sweep["runs"] if r.get("stages")]
         if runs and (not best or runs[-1]["n_images"] > best["largest"]["n_images"]):
             best = {"file": path.name, "largest": runs[-1],
-                    "exponent": sweep.get("exponents", {}).get("pipeline", float("nan"))}
+                    "exponent": growth_exponents(runs).get("pipeline", float("nan"))}
     if not best:
         return {}
     largest = best["largest"]
