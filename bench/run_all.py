@@ -47,10 +47,11 @@ GOALS = {
     "serving_requests_per_second": (">=", 200.0),
     "kedro_help_seconds": ("<", 2.0),
     "kedro_registry_list_seconds": ("<", 2.0),
-    "scale_100k_end_to_end_seconds": ("<=", 900.0),
-    "scale_100k_peak_rss_gib": ("<=", 3.0),
+    "scale_largest_end_to_end_seconds": ("<=", 900.0),
+    "scale_largest_peak_rss_gib": ("<=", 3.0),
     "scale_growth_exponent": ("<=", 1.1),
 }
+"""Goals of issue 11; the scale goals are for 100k images (see scale_largest_n_images)."""
 
 
 def end_to_end(project: Path, logs: Path) -> dict[str, Any]:
@@ -166,10 +167,10 @@ def _scale_figures() -> dict[str, Any]:
     largest = best["largest"]
     return {"scale_file": best["file"], "scale_largest_n_images": largest["n_images"],
             "scale_largest_epochs": largest["epochs"],
-            "scale_100k_end_to_end_seconds": largest["wall_seconds"],
-            "scale_100k_extrapolated_seconds_at_shipped_epochs":
+            "scale_largest_end_to_end_seconds": largest["wall_seconds"],
+            "scale_largest_extrapolated_seconds_at_shipped_epochs":
                 largest["extrapolated_seconds_at_shipped_epochs"],
-            "scale_100k_peak_rss_gib": largest["peak_rss_mib"] / 1024,
+            "scale_largest_peak_rss_gib": largest["peak_rss_mib"] / 1024,
             "scale_images_per_second": largest["images_per_second"],
             "scale_growth_exponent": best["exponent"]}
 
@@ -197,7 +198,14 @@ def markdown(figures: dict[str, Any], host: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-serving", action="store_true")
+    parser.add_argument("--table-only", action="store_true",
+                        help="rewrite bench.md from bench.json and the latest scale sweep")
     args = parser.parse_args()
+    if args.table_only:
+        saved = json.loads((RESULTS / "bench.json").read_text())
+        figures = {k: v for k, v in saved["figures"].items() if not k.startswith("scale_")}
+        (RESULTS / "bench.md").write_text(markdown(figures | _scale_figures(), saved["machine"]))
+        return
     host = machine()
     logs = RESULTS / "logs"
     logs.mkdir(parents=True, exist_ok=True)
