@@ -21,7 +21,7 @@ export COLUMNS ?= 150
 export DVC_NO_ANALYTICS := 1
 
 .PHONY: help setup data run test test-fast lint mlflow-ui viz clean-runs bench-privacy dvc-remote push pull repro
-.PHONY: starter viz-build notebooks monitor retrain
+.PHONY: starter viz-build notebooks monitor retrain bench bench-scale airflow-dag
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -114,3 +114,17 @@ audit: setup  ## every promotion, rejection, approval and rollback, oldest first
 
 verify: setup  ## check the champion's files against the SHA-256 recorded at registration
 	$(BIN)/python -m tai_project.registry verify
+
+# Benchmarks (issue 11). `make bench` measures the default data and a small scale sweep;
+# `make bench-scale SCALE_SIZES="2000 10000 50000 100000"` runs the full sweep (long).
+SCALE_SIZES ?= 2000 10000
+SCALE_EPOCHS ?= 1
+
+bench: bench-privacy bench-scale  ## every benchmark -> bench/results/bench.{json,md} (+ privacy, scale)
+	$(BIN)/python bench/run_all.py
+
+bench-scale: data  ## scale sweep on synthetic 28x28 digits (SCALE_SIZES, SCALE_EPOCHS) -> bench/results/scale_sweep.json
+	$(BIN)/python bench/scale_sweep.py --sizes $(SCALE_SIZES) --epochs $(SCALE_EPOCHS)
+
+airflow-dag: setup  ## Airflow DAG (one task per stage) -> airflow_dags/; Airflow goes into .venv-airflow
+	$(BIN)/python deploy/airflow/make_dag.py --out airflow_dags

@@ -3,8 +3,9 @@
 from kedro.config import OmegaConfigLoader
 
 from tai_project.hooks import DataVersionHook, StaleMlflowRunHook, TrustGateSummaryHooks
+from tai_project.stage_timing import StageTimingHooks
 
-HOOKS = (StaleMlflowRunHook(), DataVersionHook(), TrustGateSummaryHooks())
+HOOKS = (StaleMlflowRunHook(), DataVersionHook(), TrustGateSummaryHooks(), StageTimingHooks())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

@@ -123,3 +123,12 @@ def test_class_attribution_map_is_the_mean_absolute_value():
     np.testing.assert_allclose(result[0], [[2.0, 1.0]])
     np.testing.assert_allclose(result[1], [[5.0, 5.0]])
     assert np.isnan(result[2]).all()
+
+
+def test_integrated_gradients_in_internal_batches_equals_all_at_once(trained, digits):
+    pixels, labels = digits[0][:20], digits[1][:20]
+    whole = attribute(trained, pixels, labels, method="integrated_gradients", baseline=0.0,
+                      n_steps=16)
+    batched = attribute(trained, pixels, labels, method="integrated_gradients", baseline=0.0,
+                        n_steps=16, internal_batch_size=50)
+    np.testing.assert_allclose(batched, whole, rtol=1e-4, atol=1e-6)

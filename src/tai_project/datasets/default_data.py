@@ -20,6 +20,9 @@ and ``iid_unlabelled`` (``iid`` without labels) come from ``render_production_ba
 
 Run: ``python -m tai_project.datasets.default_data --out data/01_raw``; add
 ``--production-out data/01_production`` to write the production batches too.
+
+The scale benchmarks use a larger synthetic set in the same layout (``export_scaled_digits``:
+upscaled, augmented digits): ``... --out <folder> --synthetic 100000 --size 28``.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from __future__ import annotations
 import argparse
 import csv
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -185,6 +189,108 @@ def export_production_batches(
     return paths
 
 
+def render_scaled_digits(
+    *,
+    n_images: int,
+    size: int = 28,
+    seed: int = 20240501,
+    site_b_fraction: float = 0.25,
+    contrast: float = 0.6,
+    noise_std: float = 12.0,
+    max_rotation: float = 12.0,
+    max_shift: float = 1.0,
+    scale_range: tuple[float, float] = (0.8, 1.0),
+    chunk_size: int = 2048,
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Yield chunks of ``(pixels uint8 (m, size, size), labels (m,), sites (m,))``, ``n_images``
+    in all: sklearn's digits drawn with replacement, upscaled bicubically to ``size`` x
+    ``size`` and augmented by a random affine map (rotation up to ``max_rotation`` degrees,
+    shift up to ``max_shift`` pixels of the 8 x 8 grid, zoom in ``scale_range``); site B gets
+    the same acquisition shift as ``render_digits``. The synthetic set of the scale
+    benchmarks: chunked, so memory stays bounded whatever ``n_images`` is; the same
+    arguments always give the same images.
+    """
+    digits = load_digits()
+    rng = np.random.default_rng(seed)
+    base = np.rint(digits.images / 16.0 * 255.0).astype(np.uint8)
+    for start in range(0, n_images, chunk_size):
+        count = min(chunk_size, n_images - start)
+        order = rng.integers(0, len(base), size=count)
+        angles = rng.uniform(-max_rotation, max_rotation, size=count)
+        shifts = rng.uniform(-max_shift, max_shift, size=(count, 2)) * size / 8
+        scales = rng.uniform(*scale_range, size=count)
+        pixels = np.stack([
+            _augment(base[i], size=size, angle=a, shift=s, scale=z)
+            for i, a, s, z in zip(order, angles, shifts, scales)
+        ]).astype(np.float64)
+        is_b = rng.random(count) < site_b_fraction
+        shifted = contrast * pixels + (1.0 - contrast) * 128.0
+        shifted = shifted + rng.normal(0.0, noise_std, size=pixels.shape)
+        pixels = np.where(is_b[:, None, None], shifted, pixels)
+        yield (np.clip(np.rint(pixels), 0, 255).astype(np.uint8), digits.target[order],
+               np.where(is_b, SITES[1], SITES[0]))
+
+
+def _augment(image: np.ndarray, *, size: int, angle: float, shift: np.ndarray,
+             scale: float) -> np.ndarray:
+    """Return ``image`` upscaled to ``size`` x ``size``, zoomed by ``scale`` and rotated by
+    ``angle`` about the centre, then shifted by ``shift`` pixels (PIL's affine warp)."""
+    upscaled = Image.fromarray(image).resize((size, size), Image.Resampling.BICUBIC)
+    centre = (size - 1) / 2
+    radians = np.deg2rad(angle)
+    cos, sin = np.cos(radians) / scale, np.sin(radians) / scale
+    # PIL maps each output pixel (x, y) to the input pixel (a x + b y + c, d x + e y + f)
+    coefficients = (
+        cos, sin, centre - cos * (centre + shift[0]) - sin * (centre + shift[1]),
+        -sin, cos, centre + sin * (centre + shift[0]) - cos * (centre + shift[1]),
+    )
+    warped = upscaled.transform((size, size), Image.Transform.AFFINE, coefficients,
+                                resample=Image.Resampling.BILINEAR, fillcolor=0)
+    return np.asarray(warped)
+
+
+def export_scaled_digits(
+    out_dir: str | Path,
+    *,
+    n_images: int,
+    size: int = 28,
+    seed: int = 20240501,
+    chunk_size: int = 2048,
+) -> Path:
+    """Write ``n_images`` synthetic ``size`` x ``size`` digits (``render_scaled_digits``)
+    under ``out_dir`` in the default data's layout (image ids ``synth_000000`` ...); return
+    the metadata.csv path. Chunk by chunk: memory does not grow with ``n_images``.
+
+    Refuses to write into a folder that already has a ``metadata.csv`` (raw data is immutable).
+    """
+    out_dir = Path(out_dir)
+    metadata_path = out_dir / "metadata.csv"
+    if metadata_path.exists():
+        raise FileExistsError(
+            f"{metadata_path} already exists; raw data is immutable. Delete {out_dir} "
+            "first if you really want to export the synthetic data again."
+        )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for label in range(10):
+        (out_dir / "images" / str(label)).mkdir(parents=True, exist_ok=True)
+    index = 0
+    with metadata_path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["image_id", "path", "label", "site"])
+        writer.writeheader()
+        for pixels, labels, sites in render_scaled_digits(
+            n_images=n_images, size=size, seed=seed, chunk_size=chunk_size
+        ):
+            for image, label, site in zip(pixels, labels, sites):
+                image_id = f"synth_{index:06d}"
+                relative = f"{label}/{image_id}.png"
+                Image.fromarray(image).save(out_dir / "images" / relative)
+                writer.writerow({"image_id": image_id, "path": relative, "label": int(label),
+                                 "site": site})
+                index += 1
+    logger.info("exported %d synthetic %dx%d images to %s", index, size, size, out_dir)
+    return metadata_path
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="data/01_raw", help="output folder (default data/01_raw)")
@@ -193,8 +299,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--production-out", default=None,
                         help="also write the production batches here (e.g. data/01_production)")
     parser.add_argument("--batch-size", type=int, default=200, help="images per production batch")
+    parser.add_argument("--synthetic", type=int, default=None, metavar="N",
+                        help="instead: N synthetic upscaled, augmented digits (scale benchmarks)")
+    parser.add_argument("--size", type=int, default=28, help="side of the synthetic images")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.synthetic is not None:
+        export_scaled_digits(args.out, n_images=args.synthetic, size=args.size, seed=args.seed)
+        return
     if not (Path(args.out) / "metadata.csv").exists() or args.production_out is None:
         export_digits(args.out, seed=args.seed, max_images=args.max_images)
     if args.production_out is not None:

@@ -69,6 +69,7 @@ def attribute(
     method: str,
     baseline: float,
     n_steps: int,
+    internal_batch_size: int | None = None,
 ) -> np.ndarray:
     """Return Captum attributions of the ``targets`` logits to each input pixel, same shape
     as ``pixels``.
@@ -76,14 +77,17 @@ def attribute(
     ``method``: ``integrated_gradients`` (Sundararajan et al. 2017; straight path from a
     constant ``baseline`` image, ``n_steps`` Gauss-Legendre steps), ``saliency`` (absolute
     input gradient, Simonyan et al. 2013) or ``input_x_gradient`` (Shrikumar et al. 2016).
-    Pixels are in the network's raw input units.
+    Pixels are in the network's raw input units. ``internal_batch_size`` (Captum's) caps how
+    many of the ``len(pixels) * n_steps`` path points go through the network at once, so
+    the memory of Integrated Gradients stays bounded (None = all at once).
     """
     network = network.eval()
     inputs = torch.as_tensor(np.asarray(pixels, dtype=np.float32)).requires_grad_()
     target = torch.as_tensor(np.asarray(targets, dtype=np.int64))
     if method == "integrated_gradients":
         result = IntegratedGradients(network).attribute(
-            inputs, baselines=float(baseline), target=target, n_steps=n_steps
+            inputs, baselines=float(baseline), target=target, n_steps=n_steps,
+            internal_batch_size=internal_batch_size,
         )
     elif method == "saliency":
         result = Saliency(network).attribute(inputs, target=target)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -46,8 +47,14 @@ def load_images(
     problems = failure_messages(validations)
     if problems:
         _raise(problems)
-    paths = raw_metadata["path"].astype(str)
-    pixels = np.stack([pixels_by_path[path] for path in paths]).astype(np.uint8)
+    paths = raw_metadata["path"].astype(str).tolist()
+    pixels = np.empty((len(paths), *pixels_by_path[paths[0]].shape), dtype=np.uint8)
+    uses = Counter(paths)
+    for row, path in enumerate(paths):  # move, not copy: the decoded set is held once
+        pixels[row] = pixels_by_path[path]
+        uses[path] -= 1
+        if not uses[path]:
+            del pixels_by_path[path]
     images = {"pixels": pixels, "image_id": raw_metadata["image_id"].astype(str).to_numpy()}
     metadata = raw_metadata.assign(label=_as_text(raw_metadata["label"]))
     docs = render_data_docs(validations, title="Raw data validation (data/01_raw)")

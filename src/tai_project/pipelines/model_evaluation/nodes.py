@@ -565,6 +565,7 @@ def explain_predictions(
             result[f"{subset}_{method}"] = attribute(
                 network, pixels, labels, method=method, baseline=params["baseline"],
                 n_steps=params["ig_steps"],
+                internal_batch_size=params.get("ig_internal_batch_size"),
             )
     return result
 
