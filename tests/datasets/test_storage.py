@@ -40,6 +40,8 @@ def test_torch_model_round_trip_gives_the_same_outputs(tmp_path):
 
 def test_versioned_tracked_report_keeps_history_and_logs_to_mlflow(tmp_path):
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
+    # an earlier test in this process may have left its experiment active: use our own
+    mlflow.set_experiment("versioned_reports")
     config = {
         "report": {
             "type": "tai_project.datasets.mlflow_artifact.VersionedMlflowArtifactDataset",
