@@ -56,6 +56,8 @@ def make_project(workdir: Path, raw_data: Path | None = None) -> Path:
     source = raw_data or ROOT / "data" / "01_raw"
     if raw_data is None:
         shutil.copytree(source, root / "data" / "01_raw")
+        # the monitoring stage scores a production batch (make data writes them)
+        shutil.copytree(ROOT / "data" / "01_production", root / "data" / "01_production")
     else:
         (root / "data" / "01_raw").symlink_to(source.resolve(), target_is_directory=True)
     return root

@@ -63,6 +63,17 @@ def render_digits(
     return np.clip(np.rint(pixels), 0, 255).astype(np.uint8), labels, sites
 
 
+def _new_metadata_path(out_dir: Path, what: str) -> Path:
+    """Return ``out_dir/metadata.csv``; raise if it exists (raw data is immutable)."""
+    metadata_path = out_dir / "metadata.csv"
+    if metadata_path.exists():
+        raise FileExistsError(
+            f"{metadata_path} already exists; raw data is immutable. Delete {out_dir} "
+            f"first if you really want to export {what} again."
+        )
+    return metadata_path
+
+
 def export_digits(
     out_dir: str | Path,
     *,
@@ -77,12 +88,7 @@ def export_digits(
     Refuses to write into a folder that already has a ``metadata.csv`` (raw data is immutable).
     """
     out_dir = Path(out_dir)
-    metadata_path = out_dir / "metadata.csv"
-    if metadata_path.exists():
-        raise FileExistsError(
-            f"{metadata_path} already exists; raw data is immutable. Delete {out_dir} "
-            "first if you really want to export the default data again."
-        )
+    metadata_path = _new_metadata_path(out_dir, "the default data")
     pixels, labels, sites = render_digits(
         seed=seed, site_b_fraction=site_b_fraction, contrast=contrast,
         noise_std=noise_std, max_images=max_images,
@@ -264,12 +270,7 @@ def export_scaled_digits(
     Refuses to write into a folder that already has a ``metadata.csv`` (raw data is immutable).
     """
     out_dir = Path(out_dir)
-    metadata_path = out_dir / "metadata.csv"
-    if metadata_path.exists():
-        raise FileExistsError(
-            f"{metadata_path} already exists; raw data is immutable. Delete {out_dir} "
-            "first if you really want to export the synthetic data again."
-        )
+    metadata_path = _new_metadata_path(out_dir, "the synthetic data")
     out_dir.mkdir(parents=True, exist_ok=True)
     for label in range(10):
         (out_dir / "images" / str(label)).mkdir(parents=True, exist_ok=True)

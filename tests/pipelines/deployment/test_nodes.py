@@ -58,7 +58,7 @@ def test_release_carries_verdict_tags_and_example():
     network = SmallCNN(num_classes=2, channels=(4,), groups=2)
     model_input = {"test_pixels": np.zeros((5, 8, 8), np.uint8)}
     release = prepare_release(
-        network, _report("fail"), {"accuracy": 0.91, "worst_group_accuracy": 0.8},
+        network, {**_report("fail"), "measured": {"accuracy": 0.91, "worst_group_accuracy": 0.8}},
         model_input, {"classes": [0, 1], "image_height": 8, "image_width": 8, "pixel_range": [0, 255]},
         {"input_example_size": 2, "tagged_metrics": ["accuracy"], "human_approval_required": True,
          "max_batch_size": 10},

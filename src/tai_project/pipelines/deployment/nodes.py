@@ -19,7 +19,6 @@ logger = logging.getLogger(__name__)
 def prepare_release(  # noqa: PLR0917 - a Kedro node takes its inputs by position
     network: SmallCNN,
     gate_report: dict[str, Any],
-    performance_metrics: dict[str, float],
     model_input: dict[str, np.ndarray],
     data_schema: dict[str, Any],
     params: dict[str, Any],
@@ -35,7 +34,7 @@ def prepare_release(  # noqa: PLR0917 - a Kedro node takes its inputs by positio
     lineage = lineage or {}
     tags = {
         "failed_requirements": ",".join(c.requirement for c in report.failures) or "none",
-        **{name: f"{performance_metrics[name]:.4f}" for name in params["tagged_metrics"]},
+        **{name: f"{gate_report['measured'][name]:.4f}" for name in params["tagged_metrics"]},
         **{key: str(lineage[key]) for key in ("data_version", "git_commit", "git_dirty")
            if key in lineage},
     }

@@ -11,7 +11,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 prepare_release,
-                ["trained_network", "gate_report", "performance_metrics", "model_input",
+                ["trained_network", "gate_report", "model_input",
                  "params:data_schema", "params:release", "inference_policy", "run_lineage"],
                 "model_registry",
                 name="prepare_release",
@@ -28,7 +28,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                  "deployment_record", name="enforce_trust_gate"),
         ],
         namespace="deployment",
-        inputs={"trained_network", "gate_report", "performance_metrics", "model_input",
+        inputs={"trained_network", "gate_report", "model_input",
                 "inference_policy", "data_profile", "privacy_budget", "training_history"},
         outputs={"model_registry", "deployment_record"},
         parameters={"params:data_schema", "params:model_engineering"},
