@@ -35,7 +35,7 @@ def test_default_run_is_tracked_registered_and_promoted(project):
     (run,) = client.search_runs([client.get_experiment_by_name("tai_project").experiment_id])
     assert run.info.status == "FINISHED"
     assert 0.3 < run.data.metrics["test.accuracy"] <= 1.0
-    assert run.data.metrics["test.worst_group_accuracy"] <= run.data.metrics["test.accuracy"]
+    assert run.data.metrics["fairness.worst_group_accuracy"] <= run.data.metrics["test.accuracy"]
     assert len(client.get_metric_history(run.info.run_id, "train.val_loss")) >= 2
     assert run.data.params["seed"] == "42"
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
