@@ -143,6 +143,22 @@ def promote(
                         previous_champion=previous)
 
 
+def _require_who_and_why(who: str, why: str, message: str) -> None:
+    if not who.strip() or not why.strip():
+        raise RegistryError(message)
+
+
+def _passed_version_tags(
+    client: mlflow.MlflowClient, name: str, version: str, advice: str
+) -> dict[str, str]:
+    """Return the version's tags; raise unless it passed the trust gate."""
+    tags = _version_tags(client, name, version)
+    if tags.get("trust_gate") != "passed":
+        raise RegistryError(f"Version {version} of '{name}' did not pass the trust gate "
+                            f"(trust_gate={tags.get('trust_gate')!r}); {advice}.")
+    return tags
+
+
 def approve(
     client: mlflow.MlflowClient, name: str, version: str, *, approver: str, reason: str
 ) -> dict[str, Any]:
@@ -151,13 +167,9 @@ def approve(
     that failed, is not waiting, was compared with another champion than today's, or whose
     files fail verification."""
     version = str(version)
-    if not approver.strip() or not reason.strip():
-        raise RegistryError("An approval needs the approver's name and a reason "
-                            "(make approve VERSION=<n> APPROVER='<name>' REASON='<why>').")
-    tags = _version_tags(client, name, version)
-    if tags.get("trust_gate") != "passed":
-        raise RegistryError(f"Version {version} of '{name}' did not pass the trust gate "
-                            f"(trust_gate={tags.get('trust_gate')!r}); it cannot be approved.")
+    _require_who_and_why(approver, reason, "An approval needs the approver's name and a reason "
+                         "(make approve VERSION=<n> APPROVER='<name>' REASON='<why>').")
+    tags = _passed_version_tags(client, name, version, "it cannot be approved")
     if tags.get("approval") != "pending":
         raise RegistryError(f"Version {version} of '{name}' is not waiting for approval "
                             f"(approval={tags.get('approval')!r}).")
@@ -182,13 +194,9 @@ def rollback(
     """Move ``champion`` back to an earlier ``version`` that passed the gate, after
     verifying its files; the rollback is recorded on the version and in the audit log."""
     version = str(version)
-    if not actor.strip() or not reason.strip():
-        raise RegistryError("A rollback needs who does it and why "
-                            "(make rollback VERSION=<n> ACTOR='<name>' REASON='<why>').")
-    tags = _version_tags(client, name, version)
-    if tags.get("trust_gate") != "passed":
-        raise RegistryError(f"Version {version} of '{name}' did not pass the trust gate "
-                            f"(trust_gate={tags.get('trust_gate')!r}); roll back to one that did.")
+    _require_who_and_why(actor, reason, "A rollback needs who does it and why "
+                         "(make rollback VERSION=<n> ACTOR='<name>' REASON='<why>').")
+    _passed_version_tags(client, name, version, "roll back to one that did")
     if alias_version(client, name, CHAMPION) == version:
         raise RegistryError(f"Version {version} of '{name}' is already the champion.")
     with tempfile.TemporaryDirectory() as tmp:
