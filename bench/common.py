@@ -41,10 +41,12 @@ def _read(path: str) -> str:
         return ""
 
 
-def make_project(workdir: Path, raw_data: Path | None = None) -> Path:
+def make_project(workdir: Path, raw_data: Path | None = None,
+                 production: Path | None = None) -> Path:
     """Return a copy of this project's configuration in ``workdir/project`` (its own MLflow
-    store and data folders), with ``raw_data`` (default: this project's data/01_raw) copied
-    or linked in as data/01_raw. The package itself is the installed one."""
+    store and data folders), with ``raw_data`` and ``production`` (default: this project's
+    data/01_raw and data/01_production) copied, or linked in when given, as data/01_raw and
+    data/01_production. The package itself is the installed one."""
     root = workdir / "project"
     shutil.copytree(ROOT / "conf" / "base", root / "conf" / "base")
     (root / "conf" / "local").mkdir(parents=True)
@@ -60,6 +62,8 @@ def make_project(workdir: Path, raw_data: Path | None = None) -> Path:
         shutil.copytree(ROOT / "data" / "01_production", root / "data" / "01_production")
     else:
         (root / "data" / "01_raw").symlink_to(source.resolve(), target_is_directory=True)
+    if production is not None:
+        (root / "data" / "01_production").symlink_to(production.resolve(), target_is_directory=True)
     return root
 
 

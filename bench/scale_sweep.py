@@ -30,17 +30,30 @@ from common import ROOT, kedro_run, machine, make_project, save
 from tai_project.datasets.default_data import export_scaled_digits
 
 SIZE = 28
+PRODUCTION_IMAGES = 1000  # the ``iid`` production batch the monitoring stage scores
+PRODUCTION_SEED = 20240601
 
 
-def _synthetic(cache: Path, n_images: int) -> tuple[Path, float]:
+def _synthetic(cache: Path, n_images: int, *, seed: int = 20240501) -> tuple[Path, float]:
     """Return the folder of the cached N-image export (made if absent) and its export seconds."""
-    folder = cache / f"digits{SIZE}_{n_images}"
+    folder = cache / f"digits{SIZE}_{n_images}_{seed}"
     if (folder / "metadata.csv").exists():
         return folder, float("nan")
     shutil.rmtree(folder, ignore_errors=True)
     started = time.perf_counter()
-    export_scaled_digits(folder, n_images=n_images, size=SIZE)
+    export_scaled_digits(folder, n_images=n_images, size=SIZE, seed=seed)
     return folder, time.perf_counter() - started
+
+
+def _production(cache: Path) -> Path:
+    """Return a data/01_production folder whose ``iid`` batch is ``PRODUCTION_IMAGES``
+    synthetic images drawn with another seed (made if absent)."""
+    folder = cache / f"production{SIZE}"
+    if not (folder / "iid" / "metadata.csv").exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        export_scaled_digits(folder / "iid", n_images=PRODUCTION_IMAGES, size=SIZE,
+                             seed=PRODUCTION_SEED)
+    return folder
 
 
 def _shipped_epochs() -> int:
@@ -52,7 +65,7 @@ def run_size(n_images: int, *, epochs: int, cache: Path, logs: Path) -> dict[str
     """Return the timed run on ``n_images`` synthetic images (see module docstring)."""
     raw, export_seconds = _synthetic(cache, n_images)
     with tempfile.TemporaryDirectory(prefix="tai-scale-") as tmp:
-        project = make_project(Path(tmp), raw)
+        project = make_project(Path(tmp), raw, production=_production(cache))
         params = {
             "data_schema.image_height": SIZE, "data_schema.image_width": SIZE,
             "model_engineering.training_setup.privacy.epochs": epochs,
@@ -69,7 +82,7 @@ def run_size(n_images: int, *, epochs: int, cache: Path, logs: Path) -> dict[str
         "export_seconds": export_seconds, "wall_seconds": result["wall_seconds"],
         "pipeline_seconds": pipeline, "images_per_second": n_images / result["wall_seconds"],
         "peak_rss_mib": result.get("peak_rss_mib"),
-        "stages": stages,
+        "stages": stages, "slowest_nodes": result.get("slowest_nodes", {}),
         "model_engineering_seconds_per_epoch": epoch_seconds,
         "extrapolated_seconds_at_shipped_epochs": (
             result["wall_seconds"] + (_shipped_epochs() - epochs) * epoch_seconds

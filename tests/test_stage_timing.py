@@ -48,6 +48,7 @@ def test_interleaved_stages_add_up_to_the_pipeline_time(tmp_path, monkeypatch):
     total = sum(s["seconds"] for s in stages.values())
     assert total <= saved["pipeline_seconds"] < total + 0.05
     assert all(s["peak_rss_mib"] > 0 for s in stages.values())
+    assert list(saved["slowest_nodes"])[0] == "model_engineering.two"
 
 
 def test_no_file_without_the_environment_variable(tmp_path, monkeypatch):

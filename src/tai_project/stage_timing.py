@@ -4,7 +4,8 @@ Every interval between two node events (an input loaded, the node run, an output
 charged to the node of the event that ends it, so the stages' seconds add up to the whole
 pipeline's wall time (dataset I/O included), with nothing counted twice even when the
 runner interleaves nodes of different stages. ``peak_rss_mib`` is the process' high-water
-resident memory (``getrusage``) at the end of the stage's last node.
+resident memory (``getrusage``) at the end of the stage's last node. ``slowest_nodes`` lists
+the nodes that took longest, by the same accounting.
 
 The table is logged after every run. With ``TAI_STAGE_TIMINGS_JSON=<path>`` in the
 environment it is also written there as JSON (the benchmarks read it).
@@ -27,6 +28,7 @@ logger = logging.getLogger(__name__)
 
 TIMINGS_ENV = "TAI_STAGE_TIMINGS_JSON"
 UNNAMESPACED = "(no namespace)"
+SLOWEST_NODES = 10
 
 
 def peak_rss_mib() -> float:
@@ -44,11 +46,12 @@ class StageTimingHooks:
 
     def __init__(self) -> None:
         self._stages: dict[str, dict[str, float]] = {}
+        self._nodes: dict[str, float] = {}
         self._started = self._last = time.perf_counter()
 
     @hook_impl
     def before_pipeline_run(self) -> None:
-        self._stages = {}
+        self._stages, self._nodes = {}, {}
         self._started = self._last = time.perf_counter()
 
     @hook_impl
@@ -76,10 +79,12 @@ class StageTimingHooks:
         self._report()
 
     def summary(self) -> dict[str, Any]:
-        """Return ``{"stages": {stage: {seconds, nodes, peak_rss_mib}}, "pipeline_seconds",
-        "peak_rss_mib"}`` for the run so far."""
+        """Return ``{"stages": {stage: {seconds, nodes, peak_rss_mib}}, "slowest_nodes":
+        {node: seconds}, "pipeline_seconds", "peak_rss_mib"}`` for the run so far."""
+        slowest = sorted(self._nodes.items(), key=lambda item: -item[1])[:SLOWEST_NODES]
         return {
             "stages": {name: dict(values) for name, values in self._stages.items()},
+            "slowest_nodes": dict(slowest),
             "pipeline_seconds": time.perf_counter() - self._started,
             "peak_rss_mib": peak_rss_mib(),
         }
@@ -89,6 +94,7 @@ class StageTimingHooks:
         stage = self._stages.setdefault(stage_of(node), {"seconds": 0.0, "nodes": 0,
                                                          "peak_rss_mib": 0.0})
         stage["seconds"] += now - self._last
+        self._nodes[node.name] = self._nodes.get(node.name, 0.0) + now - self._last
         stage["nodes"] += int(finished)
         stage["peak_rss_mib"] = max(stage["peak_rss_mib"], peak_rss_mib())
         self._last = now
