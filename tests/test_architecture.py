@@ -1,6 +1,8 @@
 """Rules of the code base that a reviewer would otherwise check by hand."""
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -38,3 +40,23 @@ def test_six_stages_are_registered_and_default_runs_them_all():
     assert stages <= set(pipelines)
     default = pipelines["__default__"]
     assert {node.namespace.split(".")[0] for node in default.nodes} == stages
+
+
+# (SciPy is not listed: MLflow, which kedro-mlflow loads for every command, imports it.)
+HEAVY = ("torch", "opacus", "captum", "great_expectations", "sklearn", "matplotlib.pyplot")
+
+
+def test_listing_the_pipelines_imports_no_numerical_stack():
+    """`kedro registry list` imports every pipeline; node modules bind torch, Great
+    Expectations, Captum, Opacus, scikit-learn and pyplot lazily (tai_project.lazy),
+    so the CLI starts without them (bench/run_all.py times it)."""
+    script = (
+        "import sys\n"
+        "from kedro.framework.project import configure_project, pipelines\n"
+        "configure_project('tai_project')\n"
+        "assert len(pipelines['__default__'].nodes) > 0\n"
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"

@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
-from sklearn.model_selection import train_test_split
 
-from tai_project.data_quality import failure_messages, render_data_docs, validate_tables
-from tai_project.data_quality.suites import split_checks as _split_checks
 from tai_project.errors import DataValidationError
-from tai_project.trust.robustness import (
-    contrast,
-    gaussian_blur,
-    gaussian_noise,
-    noise_sigma,
-    site_shift,
-)
-from tai_project.trust.transparency import class_prototypes
+from tai_project.lazy import lazy_module
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+data_checks = lazy_module("tai_project.data_quality")
+model_selection = lazy_module("sklearn.model_selection")
+plt = lazy_module("matplotlib.pyplot")
+robustness = lazy_module("tai_project.trust.robustness")
+suites = lazy_module("tai_project.data_quality.suites")
+transparency = lazy_module("tai_project.trust.transparency")
 
 SPLITS = ("train", "validation", "calibration", "test")
 
@@ -74,7 +72,7 @@ def split_dataset(
     assignment = pd.Series(index=metadata.index, dtype=object)
     left = 1.0
     for name in reversed(SPLITS[1:]):
-        remaining, taken = train_test_split(
+        remaining, taken = model_selection.train_test_split(
             remaining,
             test_size=split[name] / left,
             stratify=strata[remaining],
@@ -96,10 +94,10 @@ def validate_splits(
     docs (HTML): no image in two splits, every class and group in every split, shares
     within the ``split_checks`` tolerances. Otherwise raise ``DataValidationError``.
     """
-    validations = validate_tables(
-        _split_checks(proposed_split, metadata, data_schema, SPLITS, split_checks)
+    validations = data_checks.validate_tables(
+        suites.split_checks(proposed_split, metadata, data_schema, SPLITS, split_checks)
     )
-    problems = failure_messages(validations)
+    problems = data_checks.failure_messages(validations)
     if problems:
         raise DataValidationError(
             f"The split failed {len(problems)} Great Expectations expectation(s); nothing "
@@ -107,7 +105,7 @@ def validate_splits(
             + "\nFix the split fractions (data_engineering.split) or the thresholds "
             "(data_engineering.split_checks), or add data to the rare classes and groups."
         )
-    docs = render_data_docs(validations, title="Split validation (data_engineering)")
+    docs = data_checks.render_data_docs(validations, title="Split validation (data_engineering)")
     return proposed_split.copy(), docs
 
 
@@ -142,7 +140,7 @@ def build_model_input(
 def profile_noise(model_input: dict[str, np.ndarray]) -> dict[str, Any]:
     """Return the noise profile of the training split: Immerkaer's per-image noise estimate
     summarised overall (``reference_sigma`` = median) and per group (median, p10, p90)."""
-    sigma = noise_sigma(model_input["train_pixels"])
+    sigma = robustness.noise_sigma(model_input["train_pixels"])
     groups = model_input["train_groups"]
     return {
         "method": "immerkaer_1996",
@@ -175,12 +173,12 @@ def make_perturbed_sets(
     pixels, pixel_range = model_input["test_pixels"], tuple(data_schema["pixel_range"])
     severities = perturbations["severities"]
     corrupt = {
-        "gaussian_noise": lambda level: gaussian_noise(
+        "gaussian_noise": lambda level: robustness.gaussian_noise(
             pixels, std=level * noise_profile["reference_sigma"], rng=rng, pixel_range=pixel_range
         ),
-        "gaussian_blur": lambda level: gaussian_blur(pixels, sigma=level),
-        "contrast": lambda level: contrast(pixels, factor=level),
-        "site_shift": lambda level: site_shift(
+        "gaussian_blur": lambda level: robustness.gaussian_blur(pixels, sigma=level),
+        "contrast": lambda level: robustness.contrast(pixels, factor=level),
+        "site_shift": lambda level: robustness.site_shift(
             pixels, factor=level[0], noise_std=level[1], rng=rng, pixel_range=pixel_range
         ),
     }
@@ -202,7 +200,7 @@ def extract_prototypes(
     """Return ``params.per_class`` prototypes (medoids in pixel space) per class of the
     training split: ``pixels``, ``labels``, ``ids`` (training image ids), ``groups`` and
     ``cluster_sizes`` (how many training images each one stands for)."""
-    prototypes = class_prototypes(
+    prototypes = transparency.class_prototypes(
         model_input["train_pixels"], model_input["train_labels"],
         k=params["per_class"], random_state=seed,
     )

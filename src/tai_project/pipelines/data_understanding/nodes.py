@@ -4,20 +4,24 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 from PIL import Image
 
-from tai_project.data_quality import failure_messages, render_data_docs, validate_tables
-from tai_project.data_quality.statistics import image_statistics
-from tai_project.data_quality.suites import label_text as _as_text
-from tai_project.data_quality.suites import raw_data_checks
 from tai_project.errors import DataValidationError
+from tai_project.lazy import lazy_module
 from tai_project.trust.requirements import parse_requirements
+
+data_statistics = lazy_module("tai_project.data_quality.statistics")
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+data_checks = lazy_module("tai_project.data_quality")
+plt = lazy_module("matplotlib.pyplot")
+suites = lazy_module("tai_project.data_quality.suites")
 
 
 def validate_trust_requirements(trust_requirements: dict[str, Any]) -> dict[str, Any]:
@@ -40,11 +44,11 @@ def load_images(
     ``DataValidationError`` lists every failed expectation with its column, the observed
     value and the offending files or rows.
     """
-    statistics, pixels_by_path = image_statistics(raw_images)
-    validations = validate_tables(
-        raw_data_checks(raw_metadata, statistics, data_schema, data_quality)
+    statistics, pixels_by_path = data_statistics.image_statistics(raw_images)
+    validations = data_checks.validate_tables(
+        suites.raw_data_checks(raw_metadata, statistics, data_schema, data_quality)
     )
-    problems = failure_messages(validations)
+    problems = data_checks.failure_messages(validations)
     if problems:
         _raise(problems)
     paths = raw_metadata["path"].astype(str).tolist()
@@ -56,8 +60,8 @@ def load_images(
         if not uses[path]:
             del pixels_by_path[path]
     images = {"pixels": pixels, "image_id": raw_metadata["image_id"].astype(str).to_numpy()}
-    metadata = raw_metadata.assign(label=_as_text(raw_metadata["label"]))
-    docs = render_data_docs(validations, title="Raw data validation (data/01_raw)")
+    metadata = raw_metadata.assign(label=suites.label_text(raw_metadata["label"]))
+    docs = data_checks.render_data_docs(validations, title="Raw data validation (data/01_raw)")
     return images, metadata.reset_index(drop=True), statistics, docs
 
 
@@ -81,7 +85,7 @@ def profile_data(
     ``representation_ratio`` is the smallest group's count over the largest's.
     """
     group = metadata[data_schema["group_column"]].astype(str)
-    counts = pd.crosstab(_as_text(metadata["label"]), group)
+    counts = pd.crosstab(suites.label_text(metadata["label"]), group)
     shares = group.value_counts(normalize=True)
     pixels = images["pixels"].astype(np.float64)
     return {
@@ -106,7 +110,7 @@ def plot_data_profile(
 ) -> Figure:
     """Return a figure: images per class stacked by group, and pixel histograms per group."""
     group = metadata[data_schema["group_column"]].astype(str)
-    counts = pd.crosstab(_as_text(metadata["label"]), group)
+    counts = pd.crosstab(suites.label_text(metadata["label"]), group)
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     counts.plot.bar(stacked=True, ax=left)
     left.set(title="Images per class and group", xlabel="class", ylabel="images")
@@ -127,7 +131,7 @@ def build_representation_table(metadata: pd.DataFrame, data_schema: dict[str, An
     likely to fail that group (the ``min_group_share`` requirement checks the overall share).
     """
     group = metadata[data_schema["group_column"]].astype(str).rename("group")
-    counts = pd.crosstab(_as_text(metadata["label"]).rename("class"), group)
+    counts = pd.crosstab(suites.label_text(metadata["label"]).rename("class"), group)
     counts.loc["all"] = counts.sum()
     table = counts.stack().rename("count").reset_index()
     table["share_of_class"] = table["count"] / table.groupby("class")["count"].transform("sum")

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tai_project.datasets.model_registry import ModelRelease
 from tai_project.errors import TrustGateError
-from tai_project.models.network import SmallCNN
+from tai_project.lazy import lazy_module
 from tai_project.reporting.model_card import build_card, render_html, render_markdown
 from tai_project.trust.requirements import GateReport, RequirementCheck
+
+if TYPE_CHECKING:
+    from tai_project.datasets.model_registry import ModelRelease
+    from tai_project.models.network import SmallCNN
+
+model_registry = lazy_module("tai_project.datasets.model_registry")
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +44,7 @@ def prepare_release(  # noqa: PLR0917 - a Kedro node takes its inputs by positio
            if key in lineage},
     }
     shape = [data_schema["image_height"], data_schema["image_width"]]
-    return ModelRelease(
+    return model_registry.ModelRelease(
         network=network,
         labels=list(data_schema["classes"]),
         input_example=model_input["test_pixels"][: params["input_example_size"]].astype(np.float32),

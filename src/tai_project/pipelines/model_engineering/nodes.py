@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.figure import Figure
 
 from tai_project.errors import ParameterError
-from tai_project.models.network import SmallCNN, resolve_device
-from tai_project.models.private_training import (
-    PrivacyBudget,
-    PrivacyConfig,
-    train_private_network,
-)
-from tai_project.models.training import TrainingConfig, seed_everything, train_network
+from tai_project.lazy import lazy_module
 from tai_project.pipelines.tracking import as_metric_history
-from tai_project.trust.fairness import group_balanced_weights
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from tai_project.models.network import SmallCNN
+
+fairness = lazy_module("tai_project.trust.fairness")
+networks = lazy_module("tai_project.models.network")
+plt = lazy_module("matplotlib.pyplot")
+private_training = lazy_module("tai_project.models.private_training")
+training = lazy_module("tai_project.models.training")
 
 FAIRNESS_MITIGATIONS = ("none", "reweight_groups")
 
@@ -38,8 +40,8 @@ def train_classifier(
     in the validation loss early stopping watches (non-private training only).
     """
     mitigation = params.get("fairness_mitigation", "none")
-    seed_everything(seed)
-    network = SmallCNN(
+    training.seed_everything(seed)
+    network = networks.SmallCNN(
         num_classes=len(data_schema["classes"]),
         channels=tuple(params["network"]["channels"]),
         groups=params["network"]["groups"],
@@ -48,7 +50,7 @@ def train_classifier(
     )
     train = (model_input["train_pixels"], model_input["train_labels"])
     validation = (model_input["validation_pixels"], model_input["validation_labels"])
-    device = resolve_device(params["device"])
+    device = networks.resolve_device(params["device"])
     privacy = dict(params.get("privacy") or {"enabled": False})
     if privacy.pop("enabled"):
         if mitigation != "none":
@@ -57,21 +59,22 @@ def train_classifier(
                 "privacy.enabled is true: loss reweighting is not supported with DP-SGD yet. "
                 "Set fairness_mitigation: none, or privacy.enabled: false."
             )
-        private = train_private_network(
-            network, train, validation, config=PrivacyConfig(**privacy), device=device, seed=seed
+        private = private_training.train_private_network(
+            network, train, validation, config=private_training.PrivacyConfig(**privacy),
+            device=device, seed=seed,
         )
         return private.training.network, private.training.history, asdict(private.budget)
-    result = train_network(
+    result = training.train_network(
         network,
         train,
         validation,
-        config=TrainingConfig(**params["training"]),
+        config=training.TrainingConfig(**params["training"]),
         device=device,
         seed=seed,
         sample_weight=_mitigation_weights(model_input, "train", mitigation),
         validation_weight=_mitigation_weights(model_input, "validation", mitigation),
     )
-    return result.network, result.history, asdict(PrivacyBudget.non_private())
+    return result.network, result.history, asdict(private_training.PrivacyBudget.non_private())
 
 
 def privacy_budget_to_metrics(privacy_budget: dict[str, Any]) -> dict[str, dict[str, float]]:
@@ -89,7 +92,7 @@ def _mitigation_weights(
             f"conf/base/parameters/model_engineering.yml; expected one of {FAIRNESS_MITIGATIONS}."
         )
     if mitigation == "reweight_groups":
-        return group_balanced_weights(model_input[f"{split}_groups"])
+        return fairness.group_balanced_weights(model_input[f"{split}_groups"])
     return None
 
 

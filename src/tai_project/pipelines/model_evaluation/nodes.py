@@ -3,50 +3,45 @@
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
-from sklearn.metrics import ConfusionMatrixDisplay, accuracy_score, recall_score
 
 from tai_project.errors import ParameterError
-from tai_project.models.network import SmallCNN, resolve_device
-from tai_project.models.training import predict_logits, predict_proba
+from tai_project.lazy import lazy_module
 from tai_project.pipelines.tracking import as_metric_history
-from tai_project.trust.calibration import (
-    brier_score,
-    expected_calibration_error,
-    fit_temperature,
-    maximum_calibration_error,
-    reliability_bins,
-    scale_logits,
-)
 from tai_project.trust.conformal import evaluate_conformal
-from tai_project.trust.fairness import group_fairness
-from tai_project.trust.privacy import balanced_membership_split, membership_inference
 from tai_project.trust.requirements import check_requirements, parse_requirements
-from tai_project.trust.robustness import adversarial_robustness, summarise_corruptions
 from tai_project.trust.selective import (
     apply_threshold,
     choose_confidence_threshold,
     risk_coverage_curve,
 )
-from tai_project.trust.transparency import (
-    attribute,
-    class_attribution_map,
-    deletion_curve,
-)
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from tai_project.models.network import SmallCNN
+
+calibration = lazy_module("tai_project.trust.calibration")
+fairness = lazy_module("tai_project.trust.fairness")
+networks = lazy_module("tai_project.models.network")
+plt = lazy_module("matplotlib.pyplot")
+privacy = lazy_module("tai_project.trust.privacy")
+robustness = lazy_module("tai_project.trust.robustness")
+skmetrics = lazy_module("sklearn.metrics")
+training = lazy_module("tai_project.models.training")
+transparency = lazy_module("tai_project.trust.transparency")
 
 
 def predict_test_split(
     network: SmallCNN, model_input: dict[str, np.ndarray], params: dict[str, Any]
 ) -> dict[str, np.ndarray]:
     """Return class probabilities on the test split with its true labels and groups."""
-    probabilities = predict_proba(
+    probabilities = training.predict_proba(
         network, model_input["test_pixels"], batch_size=params["batch_size"],
-        device=resolve_device(params["device"]),
+        device=networks.resolve_device(params["device"]),
     )
     return {
         "probabilities": probabilities,
@@ -62,11 +57,11 @@ def compute_performance_metrics(
     are ``compute_fairness_metrics``'s)."""
     y_true = predictions["labels"]
     y_pred = predictions["probabilities"].argmax(axis=1)
-    recalls = recall_score(
+    recalls = skmetrics.recall_score(
         y_true, y_pred, labels=range(len(data_schema["classes"])), average=None, zero_division=0
     )
     return {
-        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "accuracy": float(skmetrics.accuracy_score(y_true, y_pred)),
         **{f"recall_class_{c}": float(r) for c, r in zip(data_schema["classes"], recalls)},
         "n_test": len(y_true),
     }
@@ -77,7 +72,7 @@ def plot_confusion_matrix(
 ) -> Figure:
     """Return the test-split confusion matrix (rows: true class, columns: predicted)."""
     figure, axis = plt.subplots(figsize=(6, 5.5))
-    ConfusionMatrixDisplay.from_predictions(
+    skmetrics.ConfusionMatrixDisplay.from_predictions(
         predictions["labels"],
         predictions["probabilities"].argmax(axis=1),
         labels=range(len(data_schema["classes"])),
@@ -128,14 +123,14 @@ def attack_membership(
     splits = params["nonmember_splits"]
     holdout_pixels = np.concatenate([model_input[f"{s}_pixels"] for s in splits])
     holdout_labels = np.concatenate([model_input[f"{s}_labels"] for s in splits])
-    chosen = balanced_membership_split(
+    chosen = privacy.balanced_membership_split(
         len(model_input["train_labels"]), len(holdout_labels), seed=seed,
         max_per_side=params["max_per_side"],
     )
     def probabilities(pixels: np.ndarray) -> np.ndarray:
-        return predict_proba(network, pixels, batch_size=inference["batch_size"],
-                             device=resolve_device(inference["device"]))
-    attacks = membership_inference(
+        return training.predict_proba(network, pixels, batch_size=inference["batch_size"],
+                             device=networks.resolve_device(inference["device"]))
+    attacks = privacy.membership_inference(
         probabilities(model_input["train_pixels"][chosen.members]),
         model_input["train_labels"][chosen.members],
         probabilities(holdout_pixels[chosen.nonmembers]),
@@ -204,10 +199,10 @@ def predict_evaluation_logits(
     network: SmallCNN, model_input: dict[str, np.ndarray], params: dict[str, Any]
 ) -> dict[str, np.ndarray]:
     """Return ``<split>_logits`` and ``<split>_labels`` of the calibration and test splits."""
-    device = resolve_device(params["device"])
+    device = networks.resolve_device(params["device"])
     out = {}
     for split in _EVALUATED_SPLITS:
-        out[f"{split}_logits"] = predict_logits(
+        out[f"{split}_logits"] = training.predict_logits(
             network, model_input[f"{split}_pixels"], batch_size=params["batch_size"], device=device
         )
         out[f"{split}_labels"] = model_input[f"{split}_labels"]
@@ -223,23 +218,23 @@ def calibrate_confidence(
     n_bins = params["n_bins"]
     temperature = 1.0
     if params["temperature_scaling"]:
-        temperature = fit_temperature(
+        temperature = calibration.fit_temperature(
             evaluation_logits["calibration_logits"], evaluation_logits["calibration_labels"]
         )
     probabilities = {
-        f"{split}_probabilities": scale_logits(evaluation_logits[f"{split}_logits"], temperature)
+        f"{split}_probabilities": calibration.scale_logits(evaluation_logits[f"{split}_logits"], temperature)
         for split in _EVALUATED_SPLITS
     }
     labels = {f"{s}_labels": evaluation_logits[f"{s}_labels"] for s in _EVALUATED_SPLITS}
     test, y = probabilities["test_probabilities"], labels["test_labels"]
-    unscaled = scale_logits(evaluation_logits["test_logits"], 1.0)
+    unscaled = calibration.scale_logits(evaluation_logits["test_logits"], 1.0)
     metrics = {
         "temperature": temperature,
-        "ece": expected_calibration_error(test, y, n_bins=n_bins),
-        "ece_before_scaling": expected_calibration_error(unscaled, y, n_bins=n_bins),
-        "ece_after_scaling": expected_calibration_error(test, y, n_bins=n_bins),
-        "mce": maximum_calibration_error(test, y, n_bins=n_bins),
-        "brier_score": brier_score(test, y),
+        "ece": calibration.expected_calibration_error(test, y, n_bins=n_bins),
+        "ece_before_scaling": calibration.expected_calibration_error(unscaled, y, n_bins=n_bins),
+        "ece_after_scaling": calibration.expected_calibration_error(test, y, n_bins=n_bins),
+        "mce": calibration.maximum_calibration_error(test, y, n_bins=n_bins),
+        "brier_score": calibration.brier_score(test, y),
     }
     return metrics, {**probabilities, **labels}
 
@@ -254,13 +249,13 @@ def plot_reliability_diagram(
     figure, (diagram, histogram) = plt.subplots(1, 2, figsize=(10, 4))
     diagram.plot([0, 1], [0, 1], "k:", label="perfect calibration")
     for name, temperature in (("network", 1.0), ("deployed", calibration_metrics["temperature"])):
-        bins = reliability_bins(scale_logits(logits, temperature), labels, n_bins=params["n_bins"])
+        probabilities = calibration.scale_logits(logits, temperature)
+        bins = calibration.reliability_bins(probabilities, labels, n_bins=params["n_bins"])
         filled = bins.count > 0
-        ece = expected_calibration_error(scale_logits(logits, temperature), labels,
-                                         n_bins=params["n_bins"])
+        ece = calibration.expected_calibration_error(probabilities, labels, n_bins=params["n_bins"])
         diagram.plot(bins.confidence[filled], bins.accuracy[filled], "o-",
                      label=f"{name} (T={temperature:.2f}, ECE={ece:.3f})")
-        histogram.hist(scale_logits(logits, temperature).max(axis=1), bins=bins.edges,
+        histogram.hist(probabilities.max(axis=1), bins=bins.edges,
                        alpha=0.5, label=name)
     diagram.set(title="Reliability diagram (test split)", xlabel="confidence", ylabel="accuracy",
                 xlim=(0, 1), ylim=(0, 1.02))
@@ -346,17 +341,17 @@ def evaluate_corruption_robustness(
 ) -> dict[str, Any]:
     """Return accuracy per corruption and severity, the mean corruption accuracy and the
     relative drop against the clean test accuracy."""
-    device = resolve_device(params["device"])
+    device = networks.resolve_device(params["device"])
     accuracy: dict[str, list[float]] = {}
     for key in sorted(k for k in perturbed_sets if k != "labels"):  # <corruption>_<severity>
         name, severity = key.rsplit("_", 1)
-        probabilities = predict_proba(network, perturbed_sets[key],
+        probabilities = training.predict_proba(network, perturbed_sets[key],
                                       batch_size=params["batch_size"], device=device)
         levels = accuracy.setdefault(name, [])
         levels.extend([float("nan")] * (int(severity) - len(levels)))
-        levels[int(severity) - 1] = float(accuracy_score(perturbed_sets["labels"],
+        levels[int(severity) - 1] = float(skmetrics.accuracy_score(perturbed_sets["labels"],
                                                          probabilities.argmax(axis=1)))
-    return vars(summarise_corruptions(performance_metrics["accuracy"], accuracy))
+    return vars(robustness.summarise_corruptions(performance_metrics["accuracy"], accuracy))
 
 
 def plot_corruption_robustness(corruption_report: dict[str, Any]) -> Figure:
@@ -385,7 +380,7 @@ def evaluate_adversarial_robustness(
     rng = np.random.default_rng(seed)
     n_test = len(model_input["test_labels"])
     rows = np.sort(rng.choice(n_test, size=min(params["n_samples"], n_test), replace=False))
-    result = adversarial_robustness(
+    result = robustness.adversarial_robustness(
         copy.deepcopy(network).cpu(),
         model_input["test_pixels"][rows],
         model_input["test_labels"][rows],
@@ -458,7 +453,7 @@ def compute_fairness_metrics(
     sensitive = pd.DataFrame(
         {name: _test_feature(model_input, name, data_schema) for name in features}
     )
-    result = group_fairness(
+    result = fairness.group_fairness(
         predictions["labels"], predictions["probabilities"].argmax(axis=1),
         sensitive_features=sensitive, labels=range(len(data_schema["classes"])),
         n_boot=params["n_boot"], confidence_level=params["confidence_level"], random_state=seed,
@@ -552,12 +547,12 @@ def explain_predictions(
         result |= {
             f"{subset}_pixels": pixels,
             f"{subset}_labels": labels,
-            f"{subset}_predictions": predict_proba(
-                network, pixels, batch_size=len(pixels), device=resolve_device("cpu")
+            f"{subset}_predictions": training.predict_proba(
+                network, pixels, batch_size=len(pixels), device=networks.resolve_device("cpu")
             ).argmax(axis=1),
         }
         for method in params["methods"]:
-            result[f"{subset}_{method}"] = attribute(
+            result[f"{subset}_{method}"] = transparency.attribute(
                 network, pixels, labels, method=method, baseline=params["baseline"],
                 n_steps=params["ig_steps"],
                 internal_batch_size=params.get("ig_internal_batch_size"),
@@ -572,7 +567,7 @@ def assess_faithfulness(
     random pixel order, and the flat metrics: ``deletion_faithfulness_ratio`` (the method
     named by ``params.faithfulness_method``, checked by the gate) and one per method."""
     curves = {
-        method: deletion_curve(
+        method: transparency.deletion_curve(
             network, attributions["test_pixels"], attributions["test_labels"],
             attributions[f"test_{method}"], fractions=params["deletion_fractions"],
             baseline=params["baseline"], n_random=params["n_random_orders"], random_state=seed,
@@ -655,7 +650,7 @@ def plot_class_attribution_maps(
         squeeze=False,
     )
     for axis_row, method in zip(axes, methods):
-        maps = class_attribution_map(
+        maps = transparency.class_attribution_map(
             attributions[f"test_{method}"], attributions["test_labels"], n_classes=len(classes)
         )
         for axis, label, heat in zip(axis_row, classes, maps):

@@ -8,20 +8,26 @@ import io
 import logging
 from collections.abc import Callable
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 from PIL import Image, UnidentifiedImageError
-from sklearn.decomposition import PCA
 
 from tai_project.errors import DataValidationError, ParameterError
-from tai_project.models.embedding import penultimate_embeddings
+from tai_project.lazy import lazy_module
 from tai_project.pipelines.tracking import as_metric_history
-from tai_project.trust.drift import detect_batch_drift, image_statistics
-from tai_project.trust.live_metrics import LiveMetrics, live_metrics
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from tai_project.trust.live_metrics import LiveMetrics
+
+decomposition = lazy_module("sklearn.decomposition")
+trust_drift = lazy_module("tai_project.trust.drift")
+embedding = lazy_module("tai_project.models.embedding")
+trust_live_metrics = lazy_module("tai_project.trust.live_metrics")
+plt = lazy_module("matplotlib.pyplot")
 
 DECISIONS = ("ok", "warn", "retrain")
 
@@ -116,7 +122,7 @@ def score_with_champion(champion_model: Any, pixels: np.ndarray) -> dict[str, np
         "label": frame["label"].astype(str).to_numpy(),
         "confidence": frame["confidence"].to_numpy(dtype=np.float64),
         "referred": frame["referred"].to_numpy(dtype=bool),
-        "embeddings": penultimate_embeddings(network, pixels),
+        "embeddings": embedding.penultimate_embeddings(network, pixels),
     }
 
 
@@ -171,7 +177,7 @@ def detect_drift(
             f"Set n_permutations >= {int(3 / params['alpha'])} in conf/base/parameters/monitoring.yml."
         )
     reference = reference_scores["reference"]
-    drift = detect_batch_drift(
+    drift = trust_drift.detect_batch_drift(
         reference_pixels=reference["pixels"], reference_embeddings=reference["embeddings"],
         reference_predictions=reference["label"], batch_pixels=batch["pixels"],
         batch_embeddings=batch_scores["embeddings"], batch_predictions=batch_scores["label"],
@@ -202,7 +208,7 @@ def _live(scores: dict[str, np.ndarray], labels: np.ndarray | None, groups: np.n
           params: dict[str, Any], data_schema: dict[str, Any], seed: int) -> LiveMetrics:
     classes = np.asarray([str(c) for c in data_schema["classes"]])
     correct = None if labels is None else scores["label"] == classes[np.asarray(labels)]
-    return live_metrics(confidence=scores["confidence"], referred=scores["referred"],
+    return trust_live_metrics.live_metrics(confidence=scores["confidence"], referred=scores["referred"],
                         correct=correct, groups=groups, n_bins=params["n_bins"],
                         confidence_level=params["confidence_level"], n_boot=params["n_boot"],
                         seed=seed)
@@ -344,8 +350,8 @@ def _fmt(estimate: dict[str, float] | None) -> str:
 def plot_feature_drift(reference_scores: dict[str, Any], batch: dict[str, np.ndarray],
                        batch_name: str) -> Figure:
     """Return histograms of each per-image statistic: reference against the batch."""
-    reference = image_statistics(reference_scores["reference"]["pixels"])
-    current = image_statistics(batch["pixels"])
+    reference = trust_drift.image_statistics(reference_scores["reference"]["pixels"])
+    current = trust_drift.image_statistics(batch["pixels"])
     figure, axes = plt.subplots(1, len(reference), figsize=(3 * len(reference), 3))
     for axis, feature in zip(np.atleast_1d(axes), reference):
         bins = np.histogram_bin_edges(np.r_[reference[feature], current[feature]], bins=30)
@@ -362,7 +368,7 @@ def plot_embedding_drift(reference_scores: dict[str, Any], batch_scores: dict[st
     """Return the 2-D PCA projection (fitted on the reference) of the penultimate-layer
     embeddings of the reference and the batch."""
     reference = reference_scores["reference"]["embeddings"]
-    pca = PCA(n_components=2, random_state=seed).fit(reference)
+    pca = decomposition.PCA(n_components=2, random_state=seed).fit(reference)
     figure, axis = plt.subplots(figsize=(5, 4.5))
     for name, points in (("reference", reference), (batch_name, batch_scores["embeddings"])):
         projected = pca.transform(points)
