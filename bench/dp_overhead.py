@@ -93,10 +93,13 @@ def _variants(data: dict[str, np.ndarray], setup: dict[str, Any], modes: tuple[s
     return variants
 
 
-def measure(data: dict[str, np.ndarray], *, epochs: int = 5,
-            modes: tuple[str, ...] = MODES) -> dict[str, Any]:
-    """Return median seconds per epoch of each variant and its ratio to the non-private loop."""
+def measure(data: dict[str, np.ndarray], *, epochs: int = 5, modes: tuple[str, ...] = MODES,
+            batch_size: int | None = None) -> dict[str, Any]:
+    """Return median seconds per epoch of each variant and its ratio to the non-private loop
+    (``batch_size``: the shipped DP batch size unless given)."""
     setup = _setup()
+    if batch_size is not None:
+        setup["privacy"]["batch_size"] = batch_size
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Secure RNG turned off")
         warnings.filterwarnings("ignore", message="Full backward hook is firing")
@@ -127,10 +130,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-input", default=str(ROOT / "data/05_model_input/model_input.npz"))
     parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--batch-sizes", type=int, nargs="*", default=None,
+                        help="expected batch sizes to compare (default: the shipped one)")
     parser.add_argument("--out", default=str(ROOT / "bench/results/dp_overhead.json"))
     args = parser.parse_args()
     data = dict(np.load(args.model_input, allow_pickle=False))
-    result = measure(data, epochs=args.epochs)
+    sizes = args.batch_sizes or [None]
+    results = [measure(data, epochs=args.epochs, batch_size=size) for size in sizes]
+    result = results[0] if len(results) == 1 else {"by_batch_size": results}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))

@@ -55,3 +55,18 @@ def image_statistics(
         pixels[path] = array
     table = pd.DataFrame(rows, columns=STATISTICS_COLUMNS)
     return table.astype({"decode_ok": bool, "decode_error": str}), pixels
+
+
+def pixel_moments(pixels: np.ndarray, *, chunk_size: int = 4096) -> tuple[float, float]:
+    """Return the mean and (population) standard deviation of every pixel value in ``pixels``,
+    accumulated in float64 over chunks of ``chunk_size`` images, so memory stays at one
+    chunk's float copy whatever the number of images (``np.std`` would make a float64 copy
+    of the whole set). Equal to ``np.mean`` / ``np.std`` up to float64 rounding."""
+    total, squares, count = 0.0, 0.0, 0
+    for start in range(0, len(pixels), chunk_size):
+        chunk = np.asarray(pixels[start:start + chunk_size], dtype=np.float64)
+        total, squares, count = total + chunk.sum(), squares + np.square(chunk).sum(), count + chunk.size
+    if count == 0:
+        return float("nan"), float("nan")
+    mean = total / count
+    return mean, float(np.sqrt(max(squares / count - mean**2, 0.0)))

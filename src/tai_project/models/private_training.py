@@ -152,7 +152,7 @@ def _train(
     network = copy.deepcopy(network).to(device).train()
     ModuleValidator.validate(network, strict=True)
     loader = DataLoader(
-        TensorDataset(torch.as_tensor(train[0]).float(), torch.as_tensor(train[1])),
+        TensorDataset(torch.as_tensor(train[0]), torch.as_tensor(train[1])),  # raw dtype; the network casts
         batch_size=config.batch_size,
     )
     engine = PrivacyEngine(accountant=config.accountant)
@@ -180,7 +180,8 @@ def _train(
         train_loss = _private_epoch(private_module, optimiser, private_loss, private_loader, device)
         seconds.append(time.perf_counter() - started)
         epsilon = float(engine.get_epsilon(config.target_delta))
-        val_loss, val_accuracy = _evaluate(network, validation, loss_fn, device)
+        val_loss, val_accuracy = _evaluate(network, validation, loss_fn, device,
+                                           batch_size=config.batch_size)
         network.train()
         history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
                         "val_accuracy": val_accuracy, "epsilon": epsilon})

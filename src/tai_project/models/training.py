@@ -94,7 +94,8 @@ def train_network(
             loss.backward()
             optimiser.step()
             total, count = total + loss.item() * len(labels), count + len(labels)
-        val_loss, val_accuracy = _evaluate(network, validation, loss_fn, device, validation_weight)
+        val_loss, val_accuracy = _evaluate(network, validation, loss_fn, device, validation_weight,
+                                           batch_size=config.batch_size)
         history.append(
             {"epoch": epoch, "train_loss": total / count, "val_loss": val_loss,
              "val_accuracy": val_accuracy}
@@ -120,15 +121,18 @@ def _evaluate(
     loss_fn: nn.Module,
     device: torch.device,
     weights: np.ndarray | None = None,
+    *,
+    batch_size: int,
 ) -> tuple[float, float]:
-    network.eval()
-    logits = network(torch.as_tensor(data[0]).to(device))
-    labels = torch.as_tensor(data[1]).to(device)
+    """Return the (optionally ``weights``-weighted) mean loss and the accuracy on ``data``,
+    predicted in batches so memory does not grow with the size of the validation split."""
+    logits = torch.as_tensor(predict_logits(network, data[0], batch_size=batch_size, device=device))
+    labels = torch.as_tensor(data[1])
     accuracy = (logits.argmax(dim=1) == labels).float().mean().item()
     if weights is None:
         return loss_fn(logits, labels).item(), accuracy
     per_sample = nn.functional.cross_entropy(logits, labels, reduction="none")
-    weight = torch.as_tensor(weights, dtype=torch.float32, device=device)
+    weight = torch.as_tensor(weights, dtype=torch.float32)
     return ((per_sample * weight).sum() / weight.sum()).item(), accuracy
 
 

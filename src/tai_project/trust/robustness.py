@@ -24,12 +24,12 @@ def noise_sigma(pixels: np.ndarray) -> np.ndarray:
     sum |I * N|`` with ``N`` the difference of two Laplacians. On very small images the
     estimate also contains edge energy, so compare it between data sets, not with a true σ.
     """
-    images = np.asarray(pixels, dtype=np.float64)
-    height, width = images.shape[1:3]
+    height, width = np.shape(pixels)[1:3]
     scale = np.sqrt(np.pi / 2) / (6 * (width - 2) * (height - 2))
-    return np.array([
-        scale * np.abs(convolve2d(image, _IMMERKAER_KERNEL, mode="valid")).sum()
-        for image in images
+    return np.array([  # one image at a time in float64: no float copy of the whole set
+        scale * np.abs(convolve2d(np.asarray(image, dtype=np.float64), _IMMERKAER_KERNEL,
+                                  mode="valid")).sum()
+        for image in pixels
     ])
 
 

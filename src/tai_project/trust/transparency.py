@@ -38,17 +38,19 @@ def class_prototypes(
     is the k-means-then-medoid approximation of k-medoids; the paper's case study uses such
     prototypes as the global explanation of each class.
     """
-    flat = np.asarray(pixels, dtype=np.float64).reshape(len(pixels), -1)
+    flat = np.asarray(pixels).reshape(len(pixels), -1)  # float64 one class at a time
     chosen, chosen_labels, sizes = [], [], []
     for label in np.unique(labels):
         rows = np.flatnonzero(labels == label)
+        members_flat = flat[rows].astype(np.float64)
         n_clusters = min(k, len(rows))
         clusters = KMeans(n_clusters=n_clusters, n_init=4, random_state=random_state).fit_predict(
-            flat[rows]
+            members_flat
         )
         for cluster in range(n_clusters):
             members = rows[clusters == cluster]
-            medoid = members[pairwise_distances(flat[members]).sum(axis=1).argmin()]
+            distances = pairwise_distances(members_flat[clusters == cluster])
+            medoid = members[distances.sum(axis=1).argmin()]
             chosen.append(medoid)
             chosen_labels.append(label)
             sizes.append(len(members))

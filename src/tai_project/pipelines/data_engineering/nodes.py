@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 data_checks = lazy_module("tai_project.data_quality")
+data_statistics = lazy_module("tai_project.data_quality.statistics")
 model_selection = lazy_module("sklearn.model_selection")
 plt = lazy_module("matplotlib.pyplot")
 robustness = lazy_module("tai_project.trust.robustness")
@@ -132,8 +133,8 @@ def build_model_input(
         arrays[f"{name}_labels"] = labels.to_numpy()[rows].astype(np.int64)
         arrays[f"{name}_groups"] = groups[rows]
         arrays[f"{name}_ids"] = split_table["image_id"].to_numpy()[rows].astype(str)
-    train = arrays["train_pixels"].astype(np.float64)
-    arrays["pixel_mean"], arrays["pixel_std"] = np.array(train.mean()), np.array(train.std())
+    mean, std = data_statistics.pixel_moments(arrays["train_pixels"])
+    arrays["pixel_mean"], arrays["pixel_std"] = np.array(mean), np.array(std)
     return arrays
 
 

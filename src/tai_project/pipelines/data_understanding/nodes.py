@@ -87,7 +87,8 @@ def profile_data(
     group = metadata[data_schema["group_column"]].astype(str)
     counts = pd.crosstab(suites.label_text(metadata["label"]), group)
     shares = group.value_counts(normalize=True)
-    pixels = images["pixels"].astype(np.float64)
+    moments = {g: data_statistics.pixel_moments(images["pixels"][(group == g).to_numpy()])
+               for g in shares.index}
     return {
         "n_images": len(metadata),
         "counts_by_class_and_group": {
@@ -96,12 +97,8 @@ def profile_data(
         "group_shares": {g: float(s) for g, s in shares.items()},
         "group_share": float(shares.min()),
         "representation_ratio": float(group.value_counts().min() / group.value_counts().max()),
-        "pixel_mean_by_group": {
-            g: float(pixels[(group == g).to_numpy()].mean()) for g in shares.index
-        },
-        "pixel_std_by_group": {
-            g: float(pixels[(group == g).to_numpy()].std()) for g in shares.index
-        },
+        "pixel_mean_by_group": {g: mean for g, (mean, _) in moments.items()},
+        "pixel_std_by_group": {g: std for g, (_, std) in moments.items()},
     }
 
 
