@@ -118,7 +118,7 @@ verify: setup  ## check the champion's files against the SHA-256 recorded at reg
 # Benchmarks (issue 11). `make bench` measures the default data and a small scale sweep;
 # `make bench-scale SCALE_SIZES="2000 10000 50000 100000"` runs the full sweep (long).
 SCALE_SIZES ?= 2000 10000
-SCALE_EPOCHS ?= 1
+SCALE_EPOCHS ?= 3
 
 bench: bench-privacy bench-scale  ## every benchmark -> bench/results/bench.{json,md} (+ privacy, scale)
 	$(BIN)/python bench/run_all.py

@@ -15,7 +15,8 @@
 Ratios come from one process on one machine, so machine noise mostly cancels; absolute
 seconds depend on the machine's load (recorded with the machine).
 
-Run: ``python bench/run_all.py`` (writes ``bench/results/bench.json`` and ``bench.md``).
+Run: ``python bench/run_all.py`` (writes ``bench/results/bench.json`` and ``bench.md``, and
+the table between the ``bench-table`` markers of README.md).
 """
 
 from __future__ import annotations
@@ -40,18 +41,20 @@ from dp_overhead import measure as measure_dp
 from scale_sweep import growth_exponents
 
 GOALS = {
-    "end_to_end_seconds": ("<=", 60.0),
-    "dp_ratio": ("<=", 1.5),
-    "evaluation_to_engineering_ratio": ("<=", 1.0),
-    "serving_p50_ms": ("<=", 20.0),
-    "serving_requests_per_second": (">=", 200.0),
-    "kedro_help_seconds": ("<", 2.0),
-    "kedro_registry_list_seconds": ("<", 2.0),
-    "scale_largest_end_to_end_seconds": ("<=", 900.0),
-    "scale_largest_peak_rss_gib": ("<=", 3.0),
-    "scale_growth_exponent": ("<=", 1.1),
+    "end_to_end_seconds": ("<=", 60.0, "end-to-end default `kedro run`, six stages, DP training (s)"),
+    "dp_ratio": ("<=", 1.5, "DP-SGD / non-private seconds per epoch, same model and batch"),
+    "evaluation_to_engineering_ratio": ("<=", 1.0, "model_evaluation / model_engineering seconds"),
+    "serving_p50_ms": ("<=", 20.0, "serving p50 latency, one image per request (ms)"),
+    "serving_requests_per_second": (">=", 200.0, "serving throughput, 4 client threads (req/s)"),
+    "kedro_help_seconds": ("<", 2.0, "`kedro --help` (s)"),
+    "kedro_registry_list_seconds": ("<", 2.0, "`kedro registry list` (s)"),
+    "scale_largest_end_to_end_seconds": ("<=", 900.0, "scale sweep, largest set: end-to-end (s)"),
+    "scale_largest_peak_rss_gib": ("<=", 3.0, "scale sweep, largest set: peak RSS (GiB)"),
+    "scale_growth_exponent": ("<=", 1.1, "scale sweep: growth exponent b of seconds = a N^b"),
 }
-"""Goals of issue 11; the scale goals are for 100k images (see scale_largest_n_images)."""
+"""Goals of issue 11 (operator, goal, label); the scale goals are for 100k images."""
+README = Path(__file__).resolve().parents[1] / "README.md"
+README_START, README_END = "<!-- bench-table:start -->", "<!-- bench-table:end -->"
 
 
 def end_to_end(project: Path, logs: Path) -> dict[str, Any]:
@@ -175,24 +178,34 @@ def _scale_figures() -> dict[str, Any]:
             "scale_growth_exponent": best["exponent"]}
 
 
-def markdown(figures: dict[str, Any], host: dict[str, Any]) -> str:
-    """Return the results table: every figure against its goal, and the machine."""
+def markdown(figures: dict[str, Any], host: dict[str, Any], *, extras: bool = True) -> str:
+    """Return the results table: the machine, every figure against its goal and (``extras``)
+    a second table of the other figures."""
     lines = [f"Machine: {host['cpu']}, {host['cores']} cores, {host['memory_gib']} GiB RAM, "
              f"Python {host['python']}, torch {host['torch']} ({host['torch_threads']} threads); "
              f"load average at start {host['load_average_1_5_15'][0]:.1f}.", "",
              "| benchmark | measured | goal | met |", "|---|---|---|---|"]
-    for name, (op, goal) in GOALS.items():
+    for name, (op, goal, label) in GOALS.items():
         value = figures.get(name)
         if value is None or not np.isfinite(value):
-            lines.append(f"| {name} | not measured | {op} {goal:g} | - |")
+            lines.append(f"| {label} | not measured | {op} {goal:g} | - |")
             continue
         met = value <= goal if op == "<=" else value >= goal if op == ">=" else value < goal
-        lines.append(f"| {name} | {value:.3g} | {op} {goal:g} | {'yes' if met else 'no'} |")
+        lines.append(f"| {label} | {value:.3g} | {op} {goal:g} | {'yes' if met else 'no'} |")
     extra = {k: v for k, v in figures.items() if k not in GOALS}
+    if not extras:
+        return "\n".join(lines) + "\n"
     lines += ["", "| other figure | value |", "|---|---|"]
     lines += [f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |"
               for k, v in extra.items()]
     return "\n".join(lines) + "\n"
+
+
+def write_readme_table(table: str, readme: Path = README) -> None:
+    """Replace the text between the README's bench markers with ``table``."""
+    text = readme.read_text(encoding="utf-8")
+    start, end = text.index(README_START) + len(README_START), text.index(README_END)
+    readme.write_text(f"{text[:start]}\n{table}{text[end:]}", encoding="utf-8")
 
 
 def main() -> None:
@@ -204,7 +217,9 @@ def main() -> None:
     if args.table_only:
         saved = json.loads((RESULTS / "bench.json").read_text())
         figures = {k: v for k, v in saved["figures"].items() if not k.startswith("scale_")}
-        (RESULTS / "bench.md").write_text(markdown(figures | _scale_figures(), saved["machine"]))
+        figures |= _scale_figures()
+        (RESULTS / "bench.md").write_text(markdown(figures, saved["machine"]))
+        write_readme_table(markdown(figures, saved["machine"], extras=False))
         return
     host = machine()
     logs = RESULTS / "logs"
@@ -236,6 +251,7 @@ def main() -> None:
                    "serving": serve, "goals": GOALS})
     table = markdown(figures, host)
     (RESULTS / "bench.md").write_text(table)
+    write_readme_table(markdown(figures, host, extras=False))
     print(table)
 
 

@@ -21,3 +21,19 @@ def test_growth_exponent_recovers_a_power_law_and_skips_incomplete_runs():
     assert exponents["wall"] == pytest.approx(1.2)
     assert exponents["a"] == pytest.approx(0.5)
     assert exponents["pipeline_last_two"] == pytest.approx(1.0)
+
+
+def test_bench_table_replaces_only_the_marked_block_of_the_readme(tmp_path):
+    from run_all import README_END, README_START, markdown, write_readme_table
+
+    host = {"cpu": "CPU X", "cores": 2, "memory_gib": 8.0, "python": "3.11", "torch": "2",
+            "torch_threads": 2, "load_average_1_5_15": [0.1, 0.1, 0.1]}
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{README_START}\nold table\n{README_END}\noutro\n")
+    write_readme_table(markdown({"dp_ratio": 2.0, "kedro_help_seconds": 1.5}, host, extras=False),
+                       readme)
+    text = readme.read_text()
+    assert text.startswith("intro\n") and text.endswith(f"{README_END}\noutro\n")
+    assert "old table" not in text and "CPU X, 2 cores" in text
+    assert "| DP-SGD / non-private seconds per epoch, same model and batch | 2 | <= 1.5 | no |" in text
+    assert "| `kedro --help` (s) | 1.5 | < 2 | yes |" in text

@@ -9,5 +9,6 @@ ON_DEMAND = {"retrain"}
 
 def register_pipelines() -> dict[str, Pipeline]:
     pipelines = find_pipelines(raise_errors=True)
-    pipelines["__default__"] = sum(p for name, p in pipelines.items() if name not in ON_DEMAND)
+    # one Pipeline of all stages: one topological sort, not one per `+` (kedro registry list)
+    pipelines["__default__"] = Pipeline([p for name, p in pipelines.items() if name not in ON_DEMAND])
     return pipelines
