@@ -46,8 +46,11 @@ run: data  ## set-up, then the whole pipeline (all six stages) on the default da
 # production batch of `make monitor` / `make retrain` (a folder under data/01_production)
 BATCH ?= iid
 
+# MLflow experiment of the production checks (training runs log into tai_project)
+MONITORING_EXPERIMENT ?= tai_project_monitoring
+
 monitor: data  ## drift, live metrics and ok/warn/retrain for batch $(BATCH) (make monitor BATCH=noise_drift)
-	$(BIN)/kedro run --pipeline monitoring --params monitoring.batch=$(BATCH)
+	$(BIN)/kedro run --pipeline monitoring --params monitoring.batch=$(BATCH),mlflow_experiment=$(MONITORING_EXPERIMENT)
 
 retrain: data  ## retrain with the labelled batch $(BATCH); champion only if the gate passes
 	$(BIN)/kedro run --pipeline retrain --params monitoring.batch=$(BATCH)

@@ -33,6 +33,15 @@ def test_drift_recommends_retrain_and_only_a_passing_retrained_model_becomes_cha
     first = _aliases(project)
     assert first["champion"] == first["challenger"] == "1"
 
+    # `make monitor`: the production check alone, logged into its own experiment
+    run_kedro(project, pipeline_name="monitoring",
+              params={**BATCH, "mlflow_experiment": "tai_project_monitoring"})
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{project}/mlflow.db")
+    [check] = client.search_runs(
+        [client.get_experiment_by_name("tai_project_monitoring").experiment_id])
+    assert any(name.startswith("monitoring.") for name in check.data.metrics)
+    assert len(client.search_runs([client.get_experiment_by_name("tai_project").experiment_id])) == 1
+
     strict = {**BATCH, "trust_requirements": {"reliability": {"min_accuracy": 1.0}}}
     with pytest.raises(TrustGateError, match="min_accuracy"):
         run_kedro(project, pipeline_name="retrain", params=strict)
