@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import io
+import logging
 import re
+import time
 from collections.abc import Callable, Mapping
 
 import numpy as np
 import pandas as pd
 from PIL import Image
+
+logger = logging.getLogger(__name__)
+
+PROGRESS_SECONDS = 5.0
+"""Decoding logs how far it got at most this often (large sets take a minute)."""
 
 STATISTICS_COLUMNS = [
     "path", "decode_ok", "decode_error", "file_size", "mode", "channels",
@@ -27,7 +34,12 @@ def image_statistics(
     checksums) and decoding forces ``Image.load()``, so corrupt and truncated files fail here.
     """
     rows, pixels = [], {}
-    for path in sorted(images):
+    paths = sorted(images)
+    started = last_report = time.monotonic()
+    for number, path in enumerate(paths):
+        if time.monotonic() - last_report >= PROGRESS_SECONDS:
+            logger.info("Decoding and checking images: %d/%d", number, len(paths))
+            last_report = time.monotonic()
         row: dict[str, object] = {"path": path, "decode_ok": False, "decode_error": ""}
         try:
             loaded = images[path]()
@@ -53,6 +65,8 @@ def image_statistics(
         )
         rows.append(row)
         pixels[path] = array
+    logger.info("Decoded and checked %d image files (%d decoded) in %.1f s", len(paths), len(pixels),
+                time.monotonic() - started)
     table = pd.DataFrame(rows, columns=STATISTICS_COLUMNS)
     return table.astype({"decode_ok": bool, "decode_error": str}), pixels
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import logging
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -33,6 +34,8 @@ robustness = lazy_module("tai_project.trust.robustness")
 skmetrics = lazy_module("sklearn.metrics")
 training = lazy_module("tai_project.models.training")
 transparency = lazy_module("tai_project.trust.transparency")
+
+logger = logging.getLogger(__name__)
 
 
 def predict_test_split(
@@ -350,7 +353,10 @@ def evaluate_corruption_robustness(
         levels = accuracy.setdefault(name, [])
         levels.extend([float("nan")] * (int(severity) - len(levels)))
         levels[int(severity) - 1] = float(skmetrics.accuracy_score(perturbed_sets["labels"],
-                                                         probabilities.argmax(axis=1)))
+                                                                   probabilities.argmax(axis=1)))
+    for name, levels in accuracy.items():
+        logger.info("Corruption %s: test accuracy by severity %s", name,
+                    ", ".join(f"{value:.3f}" for value in levels))
     return vars(robustness.summarise_corruptions(performance_metrics["accuracy"], accuracy))
 
 
