@@ -163,6 +163,17 @@ def test_tampered_artifact_is_refused_naming_the_file(client):
         registry.rollback(client, NAME, "1", actor="Bo", reason="back")
 
 
+def test_registered_model_is_code_not_a_pickle_and_its_code_is_hashed(client):
+    register(release())
+    folder = _artifact(client, "1", "network.pt").parent.parent   # the model's root
+    assert "loader_module: mlflow.pyfunc.loaders.code_model" in (folder / "MLmodel").read_text()
+    assert not [path.name for path in folder.rglob("*.pkl")]
+    code = folder / "pyfunc_code.py"
+    code.write_text(code.read_text() + "\nprint('injected')\n")
+    with pytest.raises(IntegrityError, match=r"pyfunc_code\.py: SHA-256"):
+        registry.load_verified_model(NAME, client=client)
+
+
 _KILLED_CHILD = """
 import sys, time, pathlib, mlflow
 sys.path[:0] = [{src!r}, {root!r}]

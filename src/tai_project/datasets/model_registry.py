@@ -36,6 +36,9 @@ from tai_project.models.inference import ImageClassifierModel
 from tai_project.models.network import SmallCNN, save_checkpoint
 from tai_project.trust.requirements import CHAMPION_PREFIX
 
+MODEL_CODE = str(Path(__file__).resolve().parents[1] / "models" / "pyfunc_code.py")
+"""The model-from-code file logged with every version (read as source, never imported here)."""
+
 
 @dataclass(frozen=True)
 class ModelRelease:
@@ -122,7 +125,7 @@ class ModelRegistryDataset(AbstractDataset[ModelRelease, dict[str, Any]]):
             signature = infer_signature(example, probe.predict(None, example))
             return mlflow.pyfunc.log_model(
                 name="model",
-                python_model=ImageClassifierModel(),
+                python_model=MODEL_CODE,  # models from code: no pickled python_model.pkl
                 artifacts=artifacts,
                 signature=signature,
                 input_example=example,
