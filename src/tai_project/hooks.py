@@ -9,9 +9,19 @@ import mlflow
 from kedro.framework.hooks import hook_impl
 
 from tai_project.data_version import data_version_tags
-from tai_project.trust.requirements import GateReport
+from tai_project.trust.requirements import GateReport, parse_requirements
 
 logger = logging.getLogger(__name__)
+
+
+class TrustRequirementsHook:
+    """Validate ``trust_requirements`` when the session starts, so a misspelt key or a bad
+    threshold stops the run before any data is read (at 100k images decoding alone takes a
+    minute). The ``validate_trust_requirements`` node still records what the run used."""
+
+    @hook_impl
+    def after_context_created(self, context: Any) -> None:
+        parse_requirements(context.params.get("trust_requirements", {}))
 
 
 class TrustGateSummaryHooks:

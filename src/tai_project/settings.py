@@ -2,10 +2,16 @@
 
 from kedro.config import OmegaConfigLoader
 
-from tai_project.hooks import DataVersionHook, StaleMlflowRunHook, TrustGateSummaryHooks
+from tai_project.hooks import (
+    DataVersionHook,
+    StaleMlflowRunHook,
+    TrustGateSummaryHooks,
+    TrustRequirementsHook,
+)
 from tai_project.stage_timing import StageTimingHooks
 
-HOOKS = (StaleMlflowRunHook(), DataVersionHook(), TrustGateSummaryHooks(), StageTimingHooks())
+HOOKS = (TrustRequirementsHook(), StaleMlflowRunHook(), DataVersionHook(), TrustGateSummaryHooks(),
+         StageTimingHooks())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
