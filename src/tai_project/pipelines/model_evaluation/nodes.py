@@ -132,7 +132,7 @@ def attack_membership(
     )
     def probabilities(pixels: np.ndarray) -> np.ndarray:
         return training.predict_proba(network, pixels, batch_size=inference["batch_size"],
-                             device=networks.resolve_device(inference["device"]))
+                                      device=networks.resolve_device(inference["device"]))
     attacks = privacy.membership_inference(
         probabilities(model_input["train_pixels"][chosen.members]),
         model_input["train_labels"][chosen.members],
@@ -349,7 +349,7 @@ def evaluate_corruption_robustness(
     for key in sorted(k for k in perturbed_sets if k != "labels"):  # <corruption>_<severity>
         name, severity = key.rsplit("_", 1)
         probabilities = training.predict_proba(network, perturbed_sets[key],
-                                      batch_size=params["batch_size"], device=device)
+                                               batch_size=params["batch_size"], device=device)
         levels = accuracy.setdefault(name, [])
         levels.extend([float("nan")] * (int(severity) - len(levels)))
         levels[int(severity) - 1] = float(skmetrics.accuracy_score(perturbed_sets["labels"],

@@ -208,10 +208,11 @@ def _live(scores: dict[str, np.ndarray], labels: np.ndarray | None, groups: np.n
           params: dict[str, Any], data_schema: dict[str, Any], seed: int) -> LiveMetrics:
     classes = np.asarray([str(c) for c in data_schema["classes"]])
     correct = None if labels is None else scores["label"] == classes[np.asarray(labels)]
-    return trust_live_metrics.live_metrics(confidence=scores["confidence"], referred=scores["referred"],
-                        correct=correct, groups=groups, n_bins=params["n_bins"],
-                        confidence_level=params["confidence_level"], n_boot=params["n_boot"],
-                        seed=seed)
+    return trust_live_metrics.live_metrics(
+        confidence=scores["confidence"], referred=scores["referred"], correct=correct,
+        groups=groups, n_bins=params["n_bins"], confidence_level=params["confidence_level"],
+        n_boot=params["n_boot"], seed=seed,
+    )
 
 
 def recommend_action(
