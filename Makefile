@@ -34,11 +34,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $@
 
-data: setup  ## data/01_raw if absent: `dvc pull` it, else export the default data (sklearn digits)
+data: setup  ## data/01_raw and data/01_production if absent: `dvc pull` them, else export the default data
 	@test -f data/01_raw/metadata.csv || $(DVC) pull --quiet data/01_raw.dvc 2>/dev/null \
 	  || $(BIN)/python -m tai_project.datasets.default_data --out data/01_raw
-	@test -d data/01_production || $(BIN)/python -m tai_project.datasets.default_data \
-	  --out data/01_raw --production-out data/01_production
+	@test -d data/01_production || $(DVC) pull --quiet data/01_production.dvc 2>/dev/null \
+	  || $(BIN)/python -m tai_project.datasets.default_data --out data/01_raw \
+	     --production-out data/01_production
 
 run: data  ## set-up, then the whole pipeline (all six stages) on the default data
 	$(BIN)/kedro run
@@ -62,7 +63,7 @@ test-fast: setup  ## the quick loop: tests not marked slow
 	$(BIN)/python -m pytest -m "not slow"
 
 lint: setup  ## ruff
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests bench
 
 mlflow-ui: setup  ## MLflow UI on http://127.0.0.1:5000
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000

@@ -7,6 +7,7 @@ import pytest
 from tests.conftest import PROJECT_ROOT
 
 sys.path.insert(0, str(PROJECT_ROOT / "bench"))
+from run_all import README_END, README_START, markdown, write_readme_table  # noqa: E402
 from scale_sweep import growth_exponents  # noqa: E402
 
 
@@ -24,8 +25,6 @@ def test_growth_exponent_recovers_a_power_law_and_skips_incomplete_runs():
 
 
 def test_bench_table_replaces_only_the_marked_block_of_the_readme(tmp_path):
-    from run_all import README_END, README_START, markdown, write_readme_table
-
     host = {"cpu": "CPU X", "cores": 2, "memory_gib": 8.0, "python": "3.11", "torch": "2",
             "torch_threads": 2, "load_average_1_5_15": [0.1, 0.1, 0.1]}
     readme = tmp_path / "README.md"

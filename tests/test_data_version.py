@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import yaml
 
-from tai_project.data_version import data_version_tags
+from tai_project.data_version import PRODUCTION_DVC_FILE, data_version_tags
 
 
 def _run(root: Path, *command: str) -> None:
@@ -40,4 +41,37 @@ def test_clean_then_dirty(tmp_path: Path) -> None:
     tags = data_version_tags(root)
     assert tags["data_version"] == md5 and tags["data_dirty"] == "true"
     status = json.loads(tags["data_status"])
-    assert status["data/01_raw.dvc"] == [{"changed outs": {"data/01_raw": "modified"}}]
+    assert status == {"modified": ["data/01_raw/"]}
+
+
+def test_production_batches_are_tagged_apart_from_the_raw_data(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    (root / "data/01_production/iid").mkdir(parents=True)
+    (root / "data/01_production/iid/metadata.csv").write_text("image_id,path\n")
+    dvc = str(Path(sys.executable).parent / "dvc")
+    _run(root, "git", "init", "-q")
+    _run(root, dvc, "init", "-q")
+    _run(root, dvc, "add", "-q", "data/01_production")
+    md5 = yaml.safe_load((root / PRODUCTION_DVC_FILE).read_text())["outs"][0]["md5"]
+
+    assert data_version_tags(root, PRODUCTION_DVC_FILE, prefix="production_data") == {
+        "production_data_version": md5, "production_data_dvc_file": PRODUCTION_DVC_FILE,
+        "production_data_dirty": "false",
+    }
+    assert data_version_tags(root)["data_version"] == "untracked"  # no raw data tracked here
+
+
+def test_exported_data_not_in_the_cache_is_clean_until_it_changes(tmp_path: Path) -> None:
+    """`make data` exports the default data instead of pulling it: DVC then says "not in
+    cache", which is not a change; a modified file still is."""
+    root = tmp_path / "repo"
+    (root / "data/01_raw").mkdir(parents=True)
+    (root / "data/01_raw/metadata.csv").write_text("image_id,path\n")
+    dvc = str(Path(sys.executable).parent / "dvc")
+    _run(root, "git", "init", "-q")
+    _run(root, dvc, "init", "-q")
+    _run(root, dvc, "add", "-q", "data/01_raw")
+    shutil.rmtree(root / ".dvc" / "cache")
+    assert data_version_tags(root)["data_dirty"] == "false"
+    (root / "data/01_raw/metadata.csv").write_text("image_id,path\nx,y\n")
+    assert data_version_tags(root)["data_dirty"] == "true"

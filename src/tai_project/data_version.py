@@ -1,5 +1,5 @@
-"""Which raw data a run used: the DVC hash of ``data/01_raw`` and whether the work tree
-matches it."""
+"""Which data a run used: the DVC hash of ``data/01_raw`` (and of ``data/01_production``, the
+batches monitoring scores) and whether the work tree matches it."""
 
 from __future__ import annotations
 
@@ -10,31 +10,41 @@ from pathlib import Path
 import yaml
 
 RAW_DVC_FILE = "data/01_raw.dvc"
+PRODUCTION_DVC_FILE = "data/01_production.dvc"
 MAX_STATUS_CHARS = 4000  # MLflow tag values are short; the status is a summary
 
 
-def data_version_tags(project_path: str | Path, dvc_file: str = RAW_DVC_FILE) -> dict[str, str]:
-    """Return MLflow tags naming the raw data version.
+def data_version_tags(
+    project_path: str | Path, dvc_file: str = RAW_DVC_FILE, *, prefix: str = "data"
+) -> dict[str, str]:
+    """Return MLflow tags naming the data version of ``dvc_file``.
 
-    ``data_version`` is the md5 DVC recorded in ``dvc_file`` (``dvc add``), ``data_dirty`` is
-    ``"true"`` when ``dvc status`` finds the work tree differs from it (``data_status`` then
-    holds that status as JSON), and both say ``untracked`` when there is no DVC file.
+    ``<prefix>_version`` is the md5 DVC recorded in ``dvc_file`` (``dvc add``),
+    ``<prefix>_dirty`` is ``"true"`` when the work tree differs from it (``<prefix>_status``
+    then holds the changes as JSON), and both say ``untracked`` when there is no DVC file.
     """
     path = Path(project_path) / dvc_file
     if not path.is_file():
-        return {"data_version": "untracked", "data_dirty": "untracked"}
+        return {f"{prefix}_version": "untracked", f"{prefix}_dirty": "untracked"}
     outs = yaml.safe_load(path.read_text(encoding="utf-8")).get("outs", [{}])
-    tags = {"data_version": str(outs[0].get("md5", "unknown")), "data_dvc_file": dvc_file}
-    status = _dvc_status(Path(project_path), dvc_file)
-    tags["data_dirty"] = "true" if status else "false"
+    tags = {f"{prefix}_version": str(outs[0].get("md5", "unknown")),
+            f"{prefix}_dvc_file": dvc_file}
+    output = (Path(dvc_file).parent / outs[0].get("path", "")).as_posix()
+    status = _uncommitted(Path(project_path), output)
+    tags[f"{prefix}_dirty"] = "true" if status else "false"
     if status:
-        tags["data_status"] = json.dumps(status)[:MAX_STATUS_CHARS]
+        tags[f"{prefix}_status"] = json.dumps(status)[:MAX_STATUS_CHARS]
     return tags
 
 
-def _dvc_status(project_path: Path, dvc_file: str) -> dict:
-    """``dvc status <dvc_file>`` through DVC's Python API (no subprocess); {} when clean."""
+def _uncommitted(project_path: Path, output: str) -> dict:
+    """The changes of ``output`` in the work tree against its .dvc file (``dvc data status``,
+    through DVC's Python API), e.g. ``{"modified": ["data/01_raw/"]}``; {} when it matches.
+
+    Unlike ``dvc status``, this compares the files with the recorded md5 even when they are
+    not in the DVC cache, which is the case after ``make data`` exported them.
+    """
     from dvc.repo import Repo  # noqa: PLC0415 - heavy import, only when DVC is in use
 
     with contextlib.chdir(project_path), Repo(".") as repo:  # DVC resolves outs from the cwd
-        return repo.status(targets=[dvc_file])
+        return repo.data_status(targets=[output], granular=False)["uncommitted"]

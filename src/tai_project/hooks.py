@@ -8,7 +8,7 @@ from typing import Any
 import mlflow
 from kedro.framework.hooks import hook_impl
 
-from tai_project.data_version import data_version_tags
+from tai_project.data_version import PRODUCTION_DVC_FILE, RAW_DVC_FILE, data_version_tags
 from tai_project.trust.requirements import GateReport, parse_requirements
 
 logger = logging.getLogger(__name__)
@@ -57,15 +57,19 @@ class TrustGateSummaryHooks:
 
 
 class DataVersionHook:
-    """After kedro-mlflow has started the run, tag it with ``data_version_tags``."""
+    """After kedro-mlflow has started the run, tag it with ``data_version_tags`` of the raw
+    data (``data_*``) and of the production batches (``production_data_*``)."""
 
     @hook_impl(trylast=True)
     def before_pipeline_run(self, run_params: dict[str, Any]) -> None:
         if mlflow.active_run() is None:
             return
-        tags = data_version_tags(run_params["project_path"])
-        mlflow.set_tags(tags)
-        logger.info("raw data version %s (dirty: %s)", tags["data_version"], tags["data_dirty"])
+        for dvc_file, prefix, what in ((RAW_DVC_FILE, "data", "raw"),
+                                       (PRODUCTION_DVC_FILE, "production_data", "production")):
+            tags = data_version_tags(run_params["project_path"], dvc_file, prefix=prefix)
+            mlflow.set_tags(tags)
+            logger.info("%s data version %s (dirty: %s)", what, tags[f"{prefix}_version"],
+                        tags[f"{prefix}_dirty"])
 
 
 class StaleMlflowRunHook:
