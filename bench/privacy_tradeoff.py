@@ -31,6 +31,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import yaml  # noqa: E402
+from fairlearn.metrics import MetricFrame  # noqa: E402
+from sklearn.metrics import accuracy_score  # noqa: E402
 from torchmetrics.functional.classification import multiclass_calibration_error  # noqa: E402
 
 from tai_project.models.network import SmallCNN  # noqa: E402
@@ -44,7 +46,6 @@ from tai_project.pipelines.model_evaluation.nodes import (  # noqa: E402
     attack_membership,
     compute_privacy_metrics,
 )
-from tai_project.trust.fairness import group_accuracy  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 EPSILONS = (1.0, 3.0, 8.0)
@@ -73,9 +74,11 @@ def _measure(network: torch.nn.Module, data: dict[str, np.ndarray], evaluation: 
     privacy = compute_privacy_metrics(attack, budget)
     return {
         "accuracy": float((predicted == data["test_labels"]).mean()),
-        "worst_group_accuracy": group_accuracy(
-            data["test_labels"], predicted, sensitive_features=data["test_groups"]
-        ).worst_group_accuracy,
+        # the project's definition (trust/fairness.py): fairlearn's MetricFrame group_min()
+        "worst_group_accuracy": float(MetricFrame(
+            metrics=accuracy_score, y_true=data["test_labels"], y_pred=predicted,
+            sensitive_features=data["test_groups"],
+        ).group_min()),
         "ece": float(multiclass_calibration_error(
             torch.as_tensor(probabilities), torch.as_tensor(data["test_labels"]),
             num_classes=probabilities.shape[1], n_bins=15, norm="l1",

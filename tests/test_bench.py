@@ -1,5 +1,6 @@
 """The benchmarks' arithmetic: the growth exponent of a known power law."""
 
+import importlib
 import sys
 
 import pytest
@@ -36,3 +37,10 @@ def test_bench_table_replaces_only_the_marked_block_of_the_readme(tmp_path):
     assert "old table" not in text and "CPU X, 2 cores" in text
     assert "| DP-SGD / non-private seconds per epoch, same model and batch | 2 | <= 1.5 | no |" in text
     assert "| `kedro --help` (s) | 1.5 | < 2 | yes |" in text
+
+
+@pytest.mark.parametrize("script", sorted(p.stem for p in (PROJECT_ROOT / "bench").glob("*.py")))
+def test_every_bench_script_imports(script):
+    """`make bench` is not part of `make test`; this catches a script left behind by a
+    rename in the package (privacy_tradeoff.py was, and `make bench` failed on a fresh clone)."""
+    importlib.import_module(script)
