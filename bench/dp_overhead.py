@@ -93,6 +93,18 @@ def _variants(data: dict[str, np.ndarray], setup: dict[str, Any], modes: tuple[s
     return variants
 
 
+def median_epoch_seconds(variants: dict[str, tuple], epochs: int) -> dict[str, float]:
+    """Return the median seconds per epoch of each variant ``(module, optimiser, loss,
+    loader)``, epochs interleaved across the variants after one warm-up epoch each."""
+    seconds: dict[str, list[float]] = {name: [] for name in variants}
+    for repeat in range(epochs + 1):  # repeat 0 is the warm-up
+        for name, args in variants.items():
+            elapsed = _epoch(*args)
+            if repeat:
+                seconds[name].append(elapsed)
+    return {name: statistics.median(values) for name, values in seconds.items()}
+
+
 def measure(data: dict[str, np.ndarray], *, epochs: int = 5, modes: tuple[str, ...] = MODES,
             batch_size: int | None = None) -> dict[str, Any]:
     """Return median seconds per epoch of each variant and its ratio to the non-private loop
@@ -104,14 +116,7 @@ def measure(data: dict[str, np.ndarray], *, epochs: int = 5, modes: tuple[str, .
         warnings.filterwarnings("ignore", message="Secure RNG turned off")
         warnings.filterwarnings("ignore", message="Full backward hook is firing")
         warnings.filterwarnings("ignore", message=".*Ghost Clipping.*")
-        variants = _variants(data, setup, modes)
-        seconds: dict[str, list[float]] = {name: [] for name in variants}
-        for repeat in range(epochs + 1):  # repeat 0 is the warm-up
-            for name, args in variants.items():
-                elapsed = _epoch(*args)
-                if repeat:
-                    seconds[name].append(elapsed)
-    reference = statistics.median(seconds["non-private"])
+        seconds = median_epoch_seconds(_variants(data, setup, modes), epochs)
     shipped = f"DP-SGD ({setup['privacy']['grad_sample_mode']})"
     return {
         "n_train": len(data["train_labels"]),
@@ -120,9 +125,9 @@ def measure(data: dict[str, np.ndarray], *, epochs: int = 5, modes: tuple[str, .
         "epochs_timed": epochs,
         "torch_threads": torch.get_num_threads(),
         "shipped_mode": shipped,
-        "seconds_per_epoch": {n: statistics.median(s) for n, s in seconds.items()},
-        "ratio_to_non_private": {n: statistics.median(s) / reference for n, s in seconds.items()},
-        "dp_ratio": statistics.median(seconds[shipped]) / reference,
+        "seconds_per_epoch": seconds,
+        "ratio_to_non_private": {n: s / seconds["non-private"] for n, s in seconds.items()},
+        "dp_ratio": seconds[shipped] / seconds["non-private"],
     }
 
 

@@ -13,14 +13,13 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import statistics
 import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812 - the usual torch spelling
-from dp_overhead import ROOT, _epoch
+from dp_overhead import ROOT, median_epoch_seconds
 from opacus import PrivacyEngine
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
@@ -61,18 +60,11 @@ def measure(data: dict[str, np.ndarray], *, epochs: int = 3, batch_size: int = 1
                 data_loader=DataLoader(dataset, batch_size=batch_size), noise_multiplier=1.0,
                 max_grad_norm=1.0, poisson_sampling=True, grad_sample_mode=mode)
             variants[f"DP-SGD ({mode})"] = (module, optimiser, loss_fn, loader)
-        seconds: dict[str, list[float]] = {name: [] for name in variants}
-        for repeat in range(epochs + 1):  # repeat 0 is the warm-up
-            for name, args in variants.items():
-                elapsed = _epoch(*args)
-                if repeat:
-                    seconds[name].append(elapsed)
-    reference = statistics.median(seconds["non-private"])
+        seconds = median_epoch_seconds(variants, epochs)
     return {"network": "opacus examples/mnist.py SampleConvNet", "n_train": len(dataset),
             "batch_size": batch_size, "torch_threads": torch.get_num_threads(),
-            "seconds_per_epoch": {n: statistics.median(s) for n, s in seconds.items()},
-            "ratio_to_non_private": {n: statistics.median(s) / reference
-                                     for n, s in seconds.items()}}
+            "seconds_per_epoch": seconds,
+            "ratio_to_non_private": {n: s / seconds["non-private"] for n, s in seconds.items()}}
 
 
 def main() -> None:

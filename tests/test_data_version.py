@@ -20,19 +20,25 @@ def _run(root: Path, *command: str) -> None:
     subprocess.run(command, cwd=root, env=env, check=True, capture_output=True)
 
 
+def _tracked(tmp_path: Path, folder: str) -> tuple[Path, str]:
+    """A git + DVC repository whose ``folder`` (one metadata.csv) is ``dvc add``-ed; return
+    its root and the md5 DVC recorded."""
+    root = tmp_path / "repo"
+    (root / folder).mkdir(parents=True)
+    (root / folder / "metadata.csv").write_text("image_id,path\n")
+    dvc = str(Path(sys.executable).parent / "dvc")
+    _run(root, "git", "init", "-q")
+    _run(root, dvc, "init", "-q")
+    _run(root, dvc, "add", "-q", folder)
+    return root, yaml.safe_load((root / f"{folder}.dvc").read_text())["outs"][0]["md5"]
+
+
 def test_untracked_without_dvc_file(tmp_path: Path) -> None:
     assert data_version_tags(tmp_path) == {"data_version": "untracked", "data_dirty": "untracked"}
 
 
 def test_clean_then_dirty(tmp_path: Path) -> None:
-    root = tmp_path / "repo"
-    (root / "data/01_raw").mkdir(parents=True)
-    (root / "data/01_raw/metadata.csv").write_text("image_id,path\n")
-    dvc = str(Path(sys.executable).parent / "dvc")
-    _run(root, "git", "init", "-q")
-    _run(root, dvc, "init", "-q")
-    _run(root, dvc, "add", "-q", "data/01_raw")
-    md5 = yaml.safe_load((root / "data/01_raw.dvc").read_text())["outs"][0]["md5"]
+    root, md5 = _tracked(tmp_path, "data/01_raw")
 
     assert data_version_tags(root) == {
         "data_version": md5, "data_dvc_file": "data/01_raw.dvc", "data_dirty": "false"
@@ -45,14 +51,7 @@ def test_clean_then_dirty(tmp_path: Path) -> None:
 
 
 def test_production_batches_are_tagged_apart_from_the_raw_data(tmp_path: Path) -> None:
-    root = tmp_path / "repo"
-    (root / "data/01_production/iid").mkdir(parents=True)
-    (root / "data/01_production/iid/metadata.csv").write_text("image_id,path\n")
-    dvc = str(Path(sys.executable).parent / "dvc")
-    _run(root, "git", "init", "-q")
-    _run(root, dvc, "init", "-q")
-    _run(root, dvc, "add", "-q", "data/01_production")
-    md5 = yaml.safe_load((root / PRODUCTION_DVC_FILE).read_text())["outs"][0]["md5"]
+    root, md5 = _tracked(tmp_path, "data/01_production")
 
     assert data_version_tags(root, PRODUCTION_DVC_FILE, prefix="production_data") == {
         "production_data_version": md5, "production_data_dvc_file": PRODUCTION_DVC_FILE,
@@ -64,13 +63,7 @@ def test_production_batches_are_tagged_apart_from_the_raw_data(tmp_path: Path) -
 def test_exported_data_not_in_the_cache_is_clean_until_it_changes(tmp_path: Path) -> None:
     """`make data` exports the default data instead of pulling it: DVC then says "not in
     cache", which is not a change; a modified file still is."""
-    root = tmp_path / "repo"
-    (root / "data/01_raw").mkdir(parents=True)
-    (root / "data/01_raw/metadata.csv").write_text("image_id,path\n")
-    dvc = str(Path(sys.executable).parent / "dvc")
-    _run(root, "git", "init", "-q")
-    _run(root, dvc, "init", "-q")
-    _run(root, dvc, "add", "-q", "data/01_raw")
+    root, _ = _tracked(tmp_path, "data/01_raw")
     shutil.rmtree(root / ".dvc" / "cache")
     assert data_version_tags(root)["data_dirty"] == "false"
     (root / "data/01_raw/metadata.csv").write_text("image_id,path\nx,y\n")
