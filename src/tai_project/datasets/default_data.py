@@ -30,7 +30,7 @@ from __future__ import annotations
 import argparse
 import csv
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -93,20 +93,36 @@ def export_digits(
         seed=seed, site_b_fraction=site_b_fraction, contrast=contrast,
         noise_std=noise_std, max_images=max_images,
     )
-    rows = []
-    for index, (image, label, site) in enumerate(zip(pixels, labels, sites)):
-        image_id = f"digit_{index:05d}"
-        relative = f"{label}/{image_id}.png"
-        target = out_dir / "images" / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(image).save(target)
-        rows.append({"image_id": image_id, "path": relative, "label": int(label), "site": site})
+    count = _write_labelled_images(out_dir, metadata_path, [(pixels, labels, sites)], "digit_{:05d}")
+    logger.info("exported %d images to %s", count, out_dir)
+    return metadata_path
+
+
+def _write_labelled_images(
+    out_dir: Path,
+    metadata_path: Path,
+    chunks: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    id_format: str,
+) -> int:
+    """Write every image of ``chunks`` (``pixels, labels, sites``) as
+    ``out_dir/images/<label>/<image_id>.png`` and one metadata.csv row each (image_id, path,
+    label, site), chunk by chunk; return how many were written."""
+    index = 0
+    out_dir.mkdir(parents=True, exist_ok=True)
     with metadata_path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=["image_id", "path", "label", "site"])
         writer.writeheader()
-        writer.writerows(rows)
-    logger.info("exported %d images to %s", len(rows), out_dir)
-    return metadata_path
+        for pixels, labels, sites in chunks:
+            for image, label, site in zip(pixels, labels, sites):
+                image_id = id_format.format(index)
+                relative = f"{label}/{image_id}.png"
+                target = out_dir / "images" / relative
+                target.parent.mkdir(parents=True, exist_ok=True)
+                Image.fromarray(image).save(target)
+                writer.writerow({"image_id": image_id, "path": relative, "label": int(label),
+                                 "site": site})
+                index += 1
+    return index
 
 
 PRODUCTION_BATCHES = ("iid", "site_shift", "noise_drift", "label_shift", "iid_unlabelled")
@@ -271,23 +287,8 @@ def export_scaled_digits(
     """
     out_dir = Path(out_dir)
     metadata_path = _new_metadata_path(out_dir, "the synthetic data")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for label in range(10):
-        (out_dir / "images" / str(label)).mkdir(parents=True, exist_ok=True)
-    index = 0
-    with metadata_path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["image_id", "path", "label", "site"])
-        writer.writeheader()
-        for pixels, labels, sites in render_scaled_digits(
-            n_images=n_images, size=size, seed=seed, chunk_size=chunk_size
-        ):
-            for image, label, site in zip(pixels, labels, sites):
-                image_id = f"synth_{index:06d}"
-                relative = f"{label}/{image_id}.png"
-                Image.fromarray(image).save(out_dir / "images" / relative)
-                writer.writerow({"image_id": image_id, "path": relative, "label": int(label),
-                                 "site": site})
-                index += 1
+    chunks = render_scaled_digits(n_images=n_images, size=size, seed=seed, chunk_size=chunk_size)
+    index = _write_labelled_images(out_dir, metadata_path, chunks, "synth_{:06d}")
     logger.info("exported %d synthetic %dx%d images to %s", index, size, size, out_dir)
     return metadata_path
 

@@ -136,80 +136,69 @@ def train_private_network(
         # raw pixel inputs do not require gradients.
         warnings.filterwarnings("ignore", message="Secure RNG turned off")
         warnings.filterwarnings("ignore", message="Full backward hook is firing")
-        return _train(network, train, validation, config=config, device=device, seed=seed)
-
-
-def _train(
-    network: nn.Module,
-    train: tuple[np.ndarray, np.ndarray],
-    validation: tuple[np.ndarray, np.ndarray],
-    *,
-    config: PrivacyConfig,
-    device: torch.device,
-    seed: int,
-) -> PrivateTrainingResult:
-    seed_everything(seed)
-    network = copy.deepcopy(network).to(device).train()
-    ModuleValidator.validate(network, strict=True)
-    loader = DataLoader(
-        TensorDataset(torch.as_tensor(train[0]), torch.as_tensor(train[1])),  # raw dtype; the network casts
-        batch_size=config.batch_size,
-    )
-    engine = PrivacyEngine(accountant=config.accountant)
-    loss_fn = nn.CrossEntropyLoss()
-    made = engine.make_private_with_epsilon(
-        module=network,
-        optimizer=_optimiser(network, config),
-        criterion=loss_fn,
-        data_loader=loader,
-        target_epsilon=config.target_epsilon,
-        target_delta=config.target_delta,
-        epochs=config.epochs,
-        max_grad_norm=config.max_grad_norm,
-        poisson_sampling=True,
-        grad_sample_mode=config.grad_sample_mode,
-    )
-    if config.grad_sample_mode == "ghost":
-        private_module, optimiser, private_loss, private_loader = made
-    else:
-        (private_module, optimiser, private_loader), private_loss = made, loss_fn
-    best_loss, best_epoch, best_state = float("inf"), 0, copy.deepcopy(network.state_dict())
-    history, seconds = [], []
-    for epoch in range(1, config.epochs + 1):
-        started = time.perf_counter()
-        train_loss = _private_epoch(private_module, optimiser, private_loss, private_loader, device)
-        seconds.append(time.perf_counter() - started)
-        epsilon = float(engine.get_epsilon(config.target_delta))
-        val_loss, val_accuracy = _evaluate(network, validation, loss_fn, device,
-                                           batch_size=config.batch_size)
-        network.train()
-        history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
-                        "val_accuracy": val_accuracy, "epsilon": epsilon})
-        logger.info(
-            "DP epoch %d/%d  train_loss=%.4f  val_loss=%.4f  val_accuracy=%.4f  epsilon=%.3f",
-            epoch, config.epochs, train_loss, val_loss, val_accuracy, epsilon,
+        seed_everything(seed)
+        network = copy.deepcopy(network).to(device).train()
+        ModuleValidator.validate(network, strict=True)
+        loader = DataLoader(  # pixels keep their dtype (uint8); the network casts them
+            TensorDataset(torch.as_tensor(train[0]), torch.as_tensor(train[1])),
+            batch_size=config.batch_size,
         )
-        if val_loss < best_loss:
-            best_loss, best_epoch, best_state = val_loss, epoch, copy.deepcopy(network.state_dict())
-    budget = PrivacyBudget(
-        enabled=True,
-        epsilon=history[-1]["epsilon"],
-        delta=config.target_delta,
-        target_epsilon=config.target_epsilon,
-        noise_multiplier=float(optimiser.noise_multiplier),
-        max_grad_norm=config.max_grad_norm,
-        sample_rate=float(1 / len(loader)),
-        steps=sum(n for _, _, n in engine.accountant.history),
-        accountant=config.accountant,
-    )
-    _remove_hooks(private_module)
-    network.load_state_dict(best_state)
-    return PrivateTrainingResult(
-        training=TrainingResult(network=network.cpu().eval(), best_epoch=best_epoch,
-                                history=history),
-        budget=budget,
-        epoch_seconds=seconds,
-    )
+        engine = PrivacyEngine(accountant=config.accountant)
+        loss_fn = nn.CrossEntropyLoss()
+        made = engine.make_private_with_epsilon(
+            module=network,
+            optimizer=_optimiser(network, config),
+            criterion=loss_fn,
+            data_loader=loader,
+            target_epsilon=config.target_epsilon,
+            target_delta=config.target_delta,
+            epochs=config.epochs,
+            max_grad_norm=config.max_grad_norm,
+            poisson_sampling=True,
+            grad_sample_mode=config.grad_sample_mode,
+        )
+        if config.grad_sample_mode == "ghost":
+            private_module, optimiser, private_loss, private_loader = made
+        else:
+            (private_module, optimiser, private_loader), private_loss = made, loss_fn
+        best_loss, best_epoch, best_state = float("inf"), 0, copy.deepcopy(network.state_dict())
+        history, seconds = [], []
+        for epoch in range(1, config.epochs + 1):
+            started = time.perf_counter()
+            train_loss = _private_epoch(private_module, optimiser, private_loss, private_loader, device)
+            seconds.append(time.perf_counter() - started)
+            epsilon = float(engine.get_epsilon(config.target_delta))
+            val_loss, val_accuracy = _evaluate(network, validation, loss_fn, device,
+                                               batch_size=config.batch_size)
+            network.train()
+            history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
+                            "val_accuracy": val_accuracy, "epsilon": epsilon})
+            logger.info(
+                "DP epoch %d/%d  train_loss=%.4f  val_loss=%.4f  val_accuracy=%.4f  epsilon=%.3f",
+                epoch, config.epochs, train_loss, val_loss, val_accuracy, epsilon,
+            )
+            if val_loss < best_loss:
+                best_loss, best_epoch, best_state = val_loss, epoch, copy.deepcopy(network.state_dict())
+        budget = PrivacyBudget(
+            enabled=True,
+            epsilon=history[-1]["epsilon"],
+            delta=config.target_delta,
+            target_epsilon=config.target_epsilon,
+            noise_multiplier=float(optimiser.noise_multiplier),
+            max_grad_norm=config.max_grad_norm,
+            sample_rate=float(1 / len(loader)),
+            steps=sum(n for _, _, n in engine.accountant.history),
+            accountant=config.accountant,
+        )
+        _remove_hooks(private_module)
+        network.load_state_dict(best_state)
+        return PrivateTrainingResult(
+            training=TrainingResult(network=network.cpu().eval(), best_epoch=best_epoch,
+                                    history=history),
+            budget=budget,
+            epoch_seconds=seconds,
+        )
+
 
 
 def _optimiser(network: nn.Module, config: PrivacyConfig) -> torch.optim.Optimizer:
