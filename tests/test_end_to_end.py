@@ -67,6 +67,8 @@ def test_default_run_is_tracked_registered_and_promoted(project):
     plots = {p.name for p in (project / "data" / "08_reporting").glob("*.png")} - monitoring_plots
     assert html.count("data:image/png;base64,") == len(plots) > 10
     assert champion.tags["artifact_sha256"] in html and run.info.run_id in html
+    card = json.loads(next(iter(_versions(project, "model_card.json").values())))
+    assert card["lineage"]["data_version"] == run.data.tags["data_version"]  # as the run recorded
     assert "http://" not in html and "https://" not in html
     assert {"model_card/model_card.html", "model_card/model_card.json"} <= {
         a.path for a in client.list_artifacts(run.info.run_id, "model_card")}

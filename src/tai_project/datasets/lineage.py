@@ -30,9 +30,14 @@ class RunLineageDataset(AbstractDataset[None, dict[str, Any]]):
         from tai_project.registry import current_actor  # noqa: PLC0415 - avoids an import cycle
 
         run = mlflow.active_run()
+        # DataVersionHook tagged the run with the raw data version when it started: reuse it
+        # (one DVC status per run, and the card says what the run recorded)
+        recorded = {key: value for key, value in
+                    (mlflow.get_run(run.info.run_id).data.tags.items() if run else ())
+                    if key.startswith("data_")}
         return {
             **_git(self._path),
-            **data_version_tags(self._path),
+            **(recorded or data_version_tags(self._path)),
             "mlflow_run_id": run.info.run_id if run else None,
             "user": current_actor(),
             "packages": {name: _version(name) for name in self._packages or _PACKAGES},
