@@ -14,6 +14,7 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pytest
+import yaml
 from kedro.io import DatasetError
 
 from tai_project import registry
@@ -24,10 +25,14 @@ from tai_project.datasets.model_registry import (
     VerifiedModelDataset,
 )
 from tai_project.errors import IntegrityError, RegistryError
+from tai_project.integrity import network_sha256
 from tai_project.models.network import SmallCNN
 from tests.conftest import PROJECT_ROOT
 
 NAME = "tiny"
+SHIPPED = registry.requirements_sha256(yaml.safe_load(
+    (PROJECT_ROOT / "conf/base/parameters/trust_requirements.yml").read_text())["trust_requirements"])
+"""The hash of the shipped requirements, which ``make approve`` compares with the report's."""
 
 
 @pytest.fixture(scope="module")
@@ -57,18 +62,29 @@ def release(*, passed: bool = True, approval: bool = False, accuracy: float = 0.
     torch.manual_seed(torch_seed)
     checks = [{"principle": "reliability", "requirement": "min_accuracy", "metric": "accuracy",
                "measured": accuracy, "threshold": 0.5, "status": "pass" if passed else "fail"}]
+    network = SmallCNN(num_classes=3, channels=(4,), groups=2)
+    seen = {"data_sha256": "d" * 64, "requirements_sha256": SHIPPED}   # what deployment saw
+    evidence = {"network_sha256": network_sha256(network), **seen}     # what the gate measured
     return ModelRelease(
-        network=SmallCNN(num_classes=3, channels=(4,), groups=2),
+        network=network,
         labels=[0, 1, 2],
         input_example=np.zeros((2, 8, 8), np.float32),
         gate_passed=passed,
         tags={"accuracy": f"{accuracy:.4f}"},
         gate_report={"passed": passed, "checks": checks, "measured": {"accuracy": accuracy},
-                     "champion_version": champion},
+                     "champion_version": champion, "evidence": evidence},
         failures=[] if passed else [f"reliability.min_accuracy: measured {accuracy}, required >= 0.5"],
         human_approval_required=approval,
         input_limits={"image_shape": [8, 8], "pixel_range": [0, 255], "max_batch_size": 16},
+        evidence=seen,
     )
+
+
+def decisions(client, name: str | None = None) -> list[dict]:
+    """The audit events that decide something (not the ``registered`` manifests and the
+    write-ahead ``promotion_intent`` rows)."""
+    return [e for e in registry.audit_log(client, name or NAME)
+            if e["event"] not in {"registered", "promotion_intent"}]
 
 
 def register(data: ModelRelease, name: str | None = None) -> dict:
@@ -86,7 +102,7 @@ def test_failed_gate_leaves_the_champion_and_records_the_reasons(client):
     assert tags["rejection_reasons"] == "reliability.min_accuracy: measured 0.3, required >= 0.5"
     assert tags[registry.STATE_TAG] == "complete" and tags["approval"] == "n/a"
     assert len(tags[registry.SHA_TAG]) == 64
-    events = registry.audit_log(client, NAME)
+    events = decisions(client)
     assert [(e["event"], e["version"]) for e in events] == [("promoted", "1"), ("rejected", "2")]
     assert events[1]["reason"].startswith("reliability.min_accuracy")
     # the champion's own metrics feed the next gate's non-regression check
@@ -114,7 +130,7 @@ def test_approval_flow_records_who_when_and_why(client):
     assert (event["event"], event["actor"], event["previous_champion"]) == ("approved", "Ada Reviewer", "1")
     with pytest.raises(RegistryError, match="not waiting for approval"):
         registry.approve(client, NAME, "3", approver="Ada", reason="again")
-    assert [e["event"] for e in registry.audit_log(client, NAME)] == [
+    assert [e["event"] for e in decisions(client)] == [
         "promoted", "awaiting_approval", "awaiting_approval", "approved"]
 
 
@@ -138,7 +154,7 @@ def test_rollback_moves_champion_back_and_is_recorded(client):
     assert client.get_model_version(NAME, "1").tags["rolled_back_by"] == "Bo"
     assert (event["event"], event["previous_champion"], event["reason"]) == (
         "rollback", "2", "complaints about v2")
-    assert [e["event"] for e in registry.audit_log(client, NAME)] == ["promoted", "promoted", "rollback"]
+    assert [e["event"] for e in decisions(client)] == ["promoted", "promoted", "rollback"]
     with pytest.raises(RegistryError, match="already the champion"):
         registry.rollback(client, NAME, "1", actor="Bo", reason="again")
 
@@ -209,7 +225,7 @@ def test_kill_between_register_and_alias_keeps_the_champion_and_a_rerun_complete
     state = register(release(accuracy=0.97))   # the rerun
     assert (state["champion"], state["challenger"], state["registered_version"]) == ("3", "3", "3")
     assert client.get_model_version(NAME, "2").tags[registry.STATE_TAG] == "interrupted"
-    assert [(e["event"], e["version"]) for e in registry.audit_log(client, NAME)] == [
+    assert [(e["event"], e["version"]) for e in decisions(client)] == [
         ("promoted", "1"), ("interrupted", "2"), ("promoted", "3")]
 
 
@@ -229,6 +245,7 @@ def test_command_line_approves_and_lists_the_audit_log(client, store, capsys):
     assert registry.main(["approve", "--version", "1", "--approver", "Ada", "--reason", "ok"]) == 0
     assert registry.main(["audit"]) == 0
     events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [(e["event"], e["actor"]) for e in events][-2:] == [
-        ("awaiting_approval", events[-2]["actor"]), ("approved", "Ada")]
+    assert [(e["event"], e["actor"]) for e in events][-3:] == [
+        ("awaiting_approval", events[-3]["actor"]), ("promotion_intent", "Ada"), ("approved", "Ada")]
     assert registry.main(["verify"]) == 0
+    assert json.loads(capsys.readouterr().out)["audit_events"] == len(events)

@@ -27,3 +27,7 @@ class IntegrityError(TaiProjectError):
 
 class RegistryError(TaiProjectError):
     """A registry action (approve, rollback, load) cannot be done as asked."""
+
+
+class EvidenceError(TaiProjectError):
+    """What is about to be registered or promoted is not what the trust gate measured."""

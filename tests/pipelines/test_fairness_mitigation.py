@@ -12,11 +12,8 @@ from sklearn.model_selection import train_test_split
 
 from tai_project.datasets.default_data import render_digits
 from tai_project.pipelines.model_engineering.nodes import train_classifier
-from tai_project.pipelines.model_evaluation.nodes import (
-    check_trust_gate,
-    compute_fairness_metrics,
-    predict_test_split,
-)
+from tai_project.pipelines.model_evaluation.nodes import compute_fairness_metrics, predict_test_split
+from tai_project.trust.requirements import check_requirements, parse_requirements
 
 SCHEMA = {"classes": list(range(10)), "group_column": "site"}
 TRAINING = {"device": "cpu", "network": {"channels": [16, 32], "groups": 4},
@@ -64,7 +61,7 @@ def test_site_b_left_out_fails_the_gate_and_reweighting_helps_an_underrepresente
     _, _, sites, train, _, _ = shifted_digits
     site_a = train[sites[train] == "A"]
     left_out = _evaluate(shifted_digits, site_a, "none")
-    gate = check_trust_gate(REQUIREMENTS, left_out)
+    gate = check_requirements(parse_requirements(REQUIREMENTS), left_out).to_dict()
     failed = {c["requirement"] for c in gate["checks"] if c["status"] == "fail"}
     assert "min_worst_group_accuracy" in failed
     assert left_out["accuracy_site_B"] < left_out["accuracy_site_A"]

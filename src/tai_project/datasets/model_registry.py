@@ -1,19 +1,21 @@
 """Kedro datasets on the MLflow Model Registry: register and promote, read the champion.
 
-``ModelRegistryDataset``: saving a ``ModelRelease`` logs the inference model to the active
-MLflow run, records the SHA-256 manifest of its files, registers it as a new version born
-with its tags (verdict, failed requirements, key metrics, SHA-256, data version, git commit,
-``promotion_state=registered``), points ``challenger`` at it and, only when the trust gate
-passed and no human approval is required, moves ``champion`` (``tai_project.registry``).
-``champion`` always moves last, so a process killed on the way leaves the old champion in
-place; the next save marks the unfinished version ``interrupted``. Loading returns the
-registry state (the versions the aliases point to, the version this run registered).
+``ModelRegistryDataset``: saving a ``ModelRelease`` first decides
+(``tai_project.evidence.decide_promotion``): a network, model input or requirements other
+than the ones the gate report measured are refused before anything is registered. Then it
+logs the inference model to the active MLflow run, registers it as a new version born with
+its tags (verdict, failed requirements, key metrics, SHA-256, data version, git commit,
+``promotion_state=registered``), signs its manifest into the audit log, points
+``challenger`` at it and, only when the decision is ``promote``, moves ``champion`` through
+``tai_project.registry.promote`` (which checks again, from the stored files). A process
+killed on the way is reconciled by the next save (``registry.reconcile``). Loading returns
+the registry state (the versions the aliases point to, the version this run registered).
 
 ``ChampionMetricsDataset``: the metrics the current champion was accepted with, named
 ``champion.<metric>``, for the gate's non-regression check (``{}`` without a champion).
 
 ``VerifiedModelDataset``: ``models:/<name>@<alias>`` as a pyfunc model, loaded only after
-its files match the SHA-256 manifest recorded at registration.
+its signed manifest, files and inference code check out.
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
 from tai_project import registry
-from tai_project.integrity import file_manifest, manifest_digest
+from tai_project.errors import EvidenceError
+from tai_project.evidence import Decision, decide_promotion
+from tai_project.integrity import file_manifest, manifest_digest, network_sha256
 from tai_project.models.inference import ImageClassifierModel
 from tai_project.models.network import SmallCNN, save_checkpoint
 from tai_project.trust.requirements import CHAMPION_PREFIX
@@ -58,6 +62,16 @@ class ModelRelease:
     human_approval_required: bool = False
     # what the serving model accepts (bad payloads are refused with a 4xx)
     input_limits: dict[str, Any] = field(default_factory=dict)
+    # the SHA-256 of the model input and requirements deployment saw (data_sha256,
+    # requirements_sha256), compared with the gate report's evidence before registering
+    evidence: dict[str, str] = field(default_factory=dict)
+
+    def decision(self) -> Decision:
+        """Return what happens to this release (``decide_promotion``), hashing the network
+        it carries now rather than trusting any recorded hash."""
+        found = {**self.evidence, "network_sha256": network_sha256(self.network)}
+        return decide_promotion(self.gate_report, found,
+                                human_approval_required=self.human_approval_required)
 
 
 class ModelRegistryDataset(AbstractDataset[ModelRelease, dict[str, Any]]):
@@ -81,7 +95,14 @@ class ModelRegistryDataset(AbstractDataset[ModelRelease, dict[str, Any]]):
 
     def save(self, data: ModelRelease) -> None:
         client = mlflow.MlflowClient()
-        registry.reconcile_interrupted(client, self._name)
+        registry.reconcile(client, self._name)
+        decision = data.decision()
+        if decision.action == "refuse":
+            raise EvidenceError(
+                f"Refusing to register this model as '{self._name}': it is not what the trust "
+                "gate measured:\n" + "\n".join(f"  - {reason}" for reason in decision.reasons)
+                + f"\n'champion' is unchanged (version "
+                f"{registry.alias_version(client, self._name, self._champion)}).")
         champion_before = registry.alias_version(client, self._name, self._champion)
         info = self._log_model(data)
         manifest = self._manifest(info)
@@ -97,15 +118,18 @@ class ModelRegistryDataset(AbstractDataset[ModelRelease, dict[str, Any]]):
             "champion_at_registration": champion_before or "none",
             "approval": approval,
             registry.SHA_TAG: manifest_digest(manifest),
-            registry.MANIFEST_TAG: json.dumps(manifest, sort_keys=True),
             registry.STATE_TAG: "registered",
             "registered_by": registry.current_actor(),
         }
         version = str(mlflow.register_model(info.model_uri, self._name, tags=tags).version)
         self._registered = version
+        run = mlflow.active_run()
+        actor = f"{registry.current_actor()} (run {run.info.run_id if run else 'none'})"
+        registry.sign_version(client, self._name, version, manifest,
+                              evidence=data.gate_report.get("evidence", {}), actor=actor)
         # from here on a kill leaves `champion` where it was (reconciled on the next save)
         client.set_registered_model_alias(self._name, self._challenger, version)
-        self._decide(client, data, version)
+        self._decide(client, data, decision, version, actor)
         client.set_model_version_tag(self._name, version, registry.STATE_TAG, "complete")
 
     def _log_model(self, data: ModelRelease) -> Any:
@@ -138,19 +162,19 @@ class ModelRegistryDataset(AbstractDataset[ModelRelease, dict[str, Any]]):
         with tempfile.TemporaryDirectory() as tmp:
             return file_manifest(mlflow.artifacts.download_artifacts(location, dst_path=tmp))
 
-    def _decide(self, client: mlflow.MlflowClient, data: ModelRelease, version: str) -> None:
-        run = mlflow.active_run()
-        actor = f"{registry.current_actor()} (run {run.info.run_id if run else 'none'})"
-        if not data.gate_passed:
+    def _decide(self, client: mlflow.MlflowClient, data: ModelRelease, decision: Decision,
+                version: str, actor: str) -> None:
+        if decision.action == "reject":
             registry.record_event(client, self._name, event="rejected", version=version,
-                                  actor=actor, reason="; ".join(data.failures))
-        elif data.human_approval_required:
+                                  actor=actor, reason="; ".join(data.failures or decision.reasons))
+        elif decision.action == "await_approval":
             registry.record_event(
                 client, self._name, event="awaiting_approval", version=version, actor=actor,
                 reason="passed the trust gate; human_approval_required is true")
         else:
             registry.promote(client, self._name, version, event="promoted", actor=actor,
-                             reason="passed every trust requirement and the non-regression check")
+                             reason="passed every trust requirement and the non-regression check",
+                             requirements_sha256=data.evidence.get("requirements_sha256"))
 
     def load(self) -> dict[str, Any]:
         client = mlflow.MlflowClient()

@@ -151,11 +151,15 @@ class GateReport:
 
     ``measured`` keeps every metric the gate saw (not only the checked ones) so a later
     challenger can be compared with this model once it is champion; ``champion_version``
-    is the version the non-regression rows compared with (``None``: no champion yet)."""
+    is the version the non-regression rows compared with (``None``: no champion yet);
+    ``evidence`` holds the SHA-256 of the network, model input and requirements measured
+    (``tai_project.evidence``), so nothing else can be registered under this verdict."""
 
     checks: tuple[RequirementCheck, ...]
     measured: dict[str, float] = field(default_factory=dict, compare=False)
     champion_version: str | None = None
+    # the SHA-256 of what was measured: network_sha256, data_sha256, requirements_sha256
+    evidence: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def passed(self) -> bool:
@@ -172,6 +176,7 @@ class GateReport:
             "champion_version": self.champion_version,
             "table": self.table(),
             "measured": dict(self.measured),
+            "evidence": dict(self.evidence),
         }
 
     @classmethod
@@ -180,6 +185,7 @@ class GateReport:
             checks=tuple(RequirementCheck(**check) for check in data["checks"]),
             measured=dict(data.get("measured", {})),
             champion_version=data.get("champion_version"),
+            evidence=dict(data.get("evidence") or {}),
         )
 
     def table(self) -> str:

@@ -1,6 +1,8 @@
 import numpy as np
 import pytest
 
+from tai_project.integrity import arrays_sha256, network_sha256, sha256_json
+from tai_project.models.network import SmallCNN
 from tai_project.pipelines.model_evaluation.nodes import (
     check_trust_gate,
     compute_performance_metrics,
@@ -42,8 +44,9 @@ def test_performance_metrics_hand_computed(predictions):
 def test_gate_merges_metric_sets_and_blocks(predictions):
     metrics = compute_performance_metrics(predictions, SCHEMA)
     fairness = {"worst_group_accuracy": 0.5, "accuracy_gap": 0.5}  # compute_fairness_metrics
-    report = check_trust_gate(REQUIREMENTS, {"group_share": 0.25, "n_images": 8}, metrics,
-                              fairness)
+    network, model_input = SmallCNN(num_classes=2, channels=(4,), groups=2), {"x": np.ones(3)}
+    report = check_trust_gate(network, model_input, REQUIREMENTS,
+                              {"group_share": 0.25, "n_images": 8}, metrics, fairness)
     status = {c["requirement"]: (c["status"], c["measured"]) for c in report["checks"]
               if c["status"] != "off"}
     assert status == {
@@ -53,6 +56,10 @@ def test_gate_merges_metric_sets_and_blocks(predictions):
         "max_accuracy_gap": ("fail", 0.5),
     }
     assert report["passed"] is False
+    # the evidence it rests on: what was measured, as SHA-256 (tai_project.evidence)
+    assert report["evidence"] == {
+        "network_sha256": network_sha256(network), "data_sha256": arrays_sha256(model_input),
+        "requirements_sha256": sha256_json(REQUIREMENTS)}
 
 
 def test_metrics_for_mlflow_shape():

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tai_project.errors import TrustGateError
+from tai_project.errors import EvidenceError, TrustGateError
+from tai_project.evidence import RERUN, evidence_mismatches, measure_evidence
 from tai_project.lazy import lazy_module
 from tai_project.reporting.model_card import build_card, render_html, render_markdown
 from tai_project.trust.requirements import GateReport, RequirementCheck
@@ -21,7 +22,7 @@ model_registry = lazy_module("tai_project.datasets.model_registry")
 logger = logging.getLogger(__name__)
 
 
-def prepare_release(  # noqa: PLR0917 - a Kedro node takes its inputs by position
+def prepare_release(  # noqa: PLR0913, PLR0917 - a Kedro node takes its inputs by position
     network: SmallCNN,
     gate_report: dict[str, Any],
     model_input: dict[str, np.ndarray],
@@ -29,12 +30,22 @@ def prepare_release(  # noqa: PLR0917 - a Kedro node takes its inputs by positio
     params: dict[str, Any],
     inference_policy: dict[str, float] | None = None,
     lineage: dict[str, Any] | None = None,
+    trust_requirements: dict[str, Any] | None = None,
 ) -> ModelRelease:
     """Return the release the registry records: network, labels, an input example, the
     gate verdict and report, the failures as sentences, tags (verdict, failed requirements,
     key metrics, data version, git commit), the inference policy (temperature, referral
-    threshold), the input limits the served model enforces and whether a human must
-    approve the promotion."""
+    threshold), the input limits the served model enforces, whether a human must approve
+    the promotion, and the evidence hashes of what is released (network, model input,
+    requirements). Raise ``EvidenceError`` when they differ from what the gate measured
+    (``tai_project.evidence``): nothing is registered then."""
+    found = measure_evidence(network, model_input, trust_requirements or {})
+    mismatches = evidence_mismatches(gate_report.get("evidence"), found)
+    if mismatches:
+        raise EvidenceError(
+            "The gate report in data/08_reporting/gate_report.json does not describe what "
+            "would be deployed:\n" + "\n".join(f"  - {m}" for m in mismatches)
+            + f"\nNothing was registered and 'champion' is unchanged. {RERUN}")
     report = GateReport.from_dict(gate_report)
     lineage = lineage or {}
     tags = {
@@ -57,6 +68,7 @@ def prepare_release(  # noqa: PLR0917 - a Kedro node takes its inputs by positio
         human_approval_required=bool(params["human_approval_required"]),
         input_limits={"image_shape": shape, "pixel_range": list(data_schema["pixel_range"]),
                       "max_batch_size": params["max_batch_size"]},
+        evidence={k: v for k, v in found.items() if k != "network_sha256"},
     )
 
 

@@ -12,7 +12,8 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 prepare_release,
                 ["trained_network", "gate_report", "model_input",
-                 "params:data_schema", "params:release", "inference_policy", "run_lineage"],
+                 "params:data_schema", "params:release", "inference_policy", "run_lineage",
+                 "params:trust_requirements"],
                 "model_registry",
                 name="prepare_release",
             ),
@@ -31,5 +32,6 @@ def create_pipeline(**kwargs) -> Pipeline:
         inputs={"trained_network", "gate_report", "model_input",
                 "inference_policy", "data_profile", "privacy_budget", "training_history"},
         outputs={"model_registry", "deployment_record"},
-        parameters={"params:data_schema", "params:model_engineering"},
+        parameters={"params:data_schema", "params:model_engineering",
+                    "params:trust_requirements"},
     )

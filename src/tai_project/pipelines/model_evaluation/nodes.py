@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from tai_project.errors import ParameterError
+from tai_project.evidence import measure_evidence
 from tai_project.lazy import lazy_module
 from tai_project.pipelines.tracking import as_metric_history
 from tai_project.trust.conformal import evaluate_conformal
@@ -89,9 +90,12 @@ def plot_confusion_matrix(
 
 
 def check_trust_gate(
-    trust_requirements: dict[str, Any], *metric_sets: dict[str, Any]
+    network: SmallCNN, model_input: dict[str, np.ndarray], trust_requirements: dict[str, Any],
+    *metric_sets: dict[str, Any],
 ) -> dict[str, Any]:
-    """Return the gate report: each requirement with measured value, threshold and status.
+    """Return the gate report: each requirement with measured value, threshold and status,
+    and the evidence it rests on (``measure_evidence``: the SHA-256 of the network, model input
+    and requirements measured), which deployment compares with what it registers.
 
     ``metric_sets`` are the flat metric dicts of any stage (data profile, performance, ...);
     a new trust metric reaches the gate by adding its dataset to this node's inputs.
@@ -102,7 +106,8 @@ def check_trust_gate(
             {k: v for k, v in metrics.items()
              if isinstance(v, int | float) and not isinstance(v, bool)}
         )
-    return check_requirements(parse_requirements(trust_requirements), measured).to_dict()
+    report = check_requirements(parse_requirements(trust_requirements), measured)
+    return {**report.to_dict(), "evidence": measure_evidence(network, model_input, trust_requirements)}
 
 
 def metrics_for_mlflow(performance_metrics: dict[str, float]) -> dict[str, dict[str, float]]:

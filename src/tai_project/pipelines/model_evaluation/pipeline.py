@@ -48,7 +48,8 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 check_trust_gate,
                 # the requirements as written now, then every metric set the gate checks
-                ["params:trust_requirements", "data_profile", "performance_metrics",
+                ["trained_network", "model_input",
+                 "params:trust_requirements", "data_profile", "performance_metrics",
                  "privacy_metrics", "reliability_metrics", "fairness_metrics",
                  "transparency_metrics",
                  # non-regression: the current champion's metrics as champion.<metric>
