@@ -243,6 +243,7 @@ def test_command_line_approves_and_lists_the_audit_log(client, store, capsys):
     assert registry.main(["approve", "--version", "1", "--approver", "Ada", "--reason", ""]) == 1
     assert "needs the approver's name and a reason" in capsys.readouterr().err
     assert registry.main(["approve", "--version", "1", "--approver", "Ada", "--reason", "ok"]) == 0
+    capsys.readouterr()
     assert registry.main(["audit"]) == 0
     events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [(e["event"], e["actor"]) for e in events][-3:] == [
