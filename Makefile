@@ -84,7 +84,7 @@ repro: data  ## `dvc repro`: re-run the stages whose code, configuration or data
 	$(DVC) repro
 
 clean-runs:  ## delete local runs (MLflow store, artifacts, data/02-08); keeps data/01_raw
-	rm -rf mlflow.db mlartifacts mlruns
+	rm -rf mlflow.db mlartifacts mlruns audit
 	find data/0[2-8]_* -mindepth 1 ! -name .gitkeep -exec rm -rf {} +
 
 bench-privacy: data  ## privacy-utility trade-off at eps 1, 3, 8, inf -> bench/results/privacy_tradeoff.*
@@ -113,10 +113,10 @@ approve: setup  ## promote a waiting challenger: VERSION=<n> APPROVER='<name>' R
 rollback: setup  ## move champion back: VERSION=<n> ACTOR='<name>' REASON='<why>'
 	$(BIN)/python -m tai_project.registry rollback --version "$(VERSION)" --actor "$(ACTOR)" --reason "$(REASON)"
 
-audit: setup  ## every promotion, rejection, approval and rollback, oldest first (JSON lines)
+audit: setup  ## the signed audit log (audit/audit.db): every registration, promotion, rejection, approval, rollback
 	$(BIN)/python -m tai_project.registry audit
 
-verify: setup  ## check the champion's files against the SHA-256 recorded at registration
+verify: setup  ## check the audit chain, the signed manifests, the champion's files and code, the aliases
 	$(BIN)/python -m tai_project.registry verify
 
 # Benchmarks (issue 11). `make bench` measures the default data and a small scale sweep;
