@@ -96,7 +96,8 @@ def test_gate_blocks_a_model_that_misses_a_requirement(project):
     assert all(c["status"] in {"pass", "off"} for c in regression)   # same seed: no regression
     from tai_project.registry import audit_log  # noqa: PLC0415
     assert [(e["event"], e["version"]) for e in audit_log(client, MODEL)] == [
-        ("promoted", "1"), ("rejected", "2")]
+        ("registered", "1"), ("promotion_intent", "1"), ("promoted", "1"),
+        ("registered", "2"), ("rejected", "2")]
     runs = client.search_runs([client.get_experiment_by_name("tai_project").experiment_id],
                               order_by=["attributes.start_time ASC"])
     assert [r.info.status for r in runs] == ["FINISHED", "FAILED"]
