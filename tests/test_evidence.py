@@ -164,3 +164,26 @@ def test_a_network_trained_after_the_gate_is_not_deployed(project):
     report = json.loads(sorted((project / "data/08_reporting/gate_report.json").glob(
         "*/gate_report.json"))[-1].read_text())
     assert set(report["evidence"]) == {"network_sha256", "data_sha256", "requirements_sha256"}
+
+
+def test_champion_moves_in_one_place_only():
+    """``registry.promote`` (after ``check_promotion``) is the only code that moves an alias
+    other than ``challenger``: every path to champion goes through it."""
+    import ast  # noqa: PLC0415
+
+    from tests.conftest import PROJECT_ROOT  # noqa: PLC0415
+
+    moves = []
+    for path in sorted((PROJECT_ROOT / "src").rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        for function in [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)]:
+            for call in [n for n in ast.walk(function) if isinstance(n, ast.Call)]:
+                if getattr(call.func, "attr", None) == "set_registered_model_alias":
+                    alias = ast.unparse(call.args[1])
+                    if "challenger" not in alias.lower():
+                        moves.append((path.name, function.name, alias))
+    assert moves == [("registry.py", "promote", "CHAMPION")]
+    source = ast.unparse(next(n for n in ast.walk(ast.parse(
+        (PROJECT_ROOT / "src/tai_project/registry.py").read_text()))
+        if isinstance(n, ast.FunctionDef) and n.name == "promote"))
+    assert source.index("check_promotion(") < source.index("set_registered_model_alias(")

@@ -127,9 +127,10 @@ def record_event(
                            actor=actor, reason=reason, **details)
     entry = row.as_dict()
     stamp = datetime.fromisoformat(row.at).strftime("%Y%m%dT%H%M%S.%fZ")
+    mirror = {k: v for k, v in entry.items() if k != "manifest"}   # that one is a version tag
     try:
         client.set_registered_model_tag(name, f"{AUDIT_PREFIX}{stamp}.{event}",
-                                        json.dumps(entry, sort_keys=True)[:4900])
+                                        json.dumps(mirror, sort_keys=True)[:4900])
     except MlflowException:
         logger.warning("Could not mirror audit event %s as a tag of '%s'.", row.seq, name)
     return entry
