@@ -131,6 +131,22 @@ def test_every_path_refuses_a_network_the_gate_did_not_measure(client):  # noqa:
     assert registry.verify(client, NAME()) == []   # nothing moved, nothing left open
 
 
+def test_approval_under_changed_requirements_is_refused(client):  # noqa: F811
+    import yaml  # noqa: PLC0415
+
+    from tests.conftest import PROJECT_ROOT  # noqa: PLC0415
+
+    shipped = yaml.safe_load((PROJECT_ROOT / "conf/base/parameters/trust_requirements.yml")
+                             .read_text())["trust_requirements"]
+    register(release(approval=True))
+    tighter = {**shipped, "reliability": {**shipped["reliability"], "min_accuracy": 0.99}}
+    with pytest.raises(EvidenceError, match="requirements_sha256: the trust requirements here"):
+        registry.approve(client, NAME(), "1", approver="Ada", reason="ok", requirements=tighter)
+    assert registry.alias_version(client, NAME(), "champion") is None
+    registry.approve(client, NAME(), "1", approver="Ada", reason="ok", requirements=shipped)
+    assert registry.alias_version(client, NAME(), "champion") == "1"
+
+
 # --- finding 1 end to end: a stage run alone cannot promote an unevaluated network ----------
 
 BAD_TRAINING = {"model_engineering": {"training_setup": {
