@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tai_project.errors import RequirementsError
+from tai_project.trust.hints import TrainingSettings, gate_hints, render_hints
 
 Rate = Annotated[float, Field(ge=0.0, le=1.0)]
 """A threshold on a proportion (accuracy, share, gap): a float in [0, 1]."""
@@ -151,11 +152,13 @@ class GateReport:
 
     ``measured`` keeps every metric the gate saw (not only the checked ones) so a later
     challenger can be compared with this model once it is champion; ``champion_version``
-    is the version the non-regression rows compared with (``None``: no champion yet)."""
+    is the version the non-regression rows compared with (``None``: no champion yet);
+    ``hints`` says, per failed requirement, what usually moves it (``trust/hints.py``)."""
 
     checks: tuple[RequirementCheck, ...]
     measured: dict[str, float] = field(default_factory=dict, compare=False)
     champion_version: str | None = None
+    hints: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False)
 
     @property
     def passed(self) -> bool:
@@ -172,6 +175,7 @@ class GateReport:
             "champion_version": self.champion_version,
             "table": self.table(),
             "measured": dict(self.measured),
+            "hints": {key: list(texts) for key, texts in self.hints.items()},
         }
 
     @classmethod
@@ -180,11 +184,17 @@ class GateReport:
             checks=tuple(RequirementCheck(**check) for check in data["checks"]),
             measured=dict(data.get("measured", {})),
             champion_version=data.get("champion_version"),
+            hints={key: tuple(texts) for key, texts in data.get("hints", {}).items()},
         )
+
+    def with_hints(self, settings: TrainingSettings) -> GateReport:
+        """Return this report with, per failed requirement, the hints that apply under
+        ``settings`` (``trust/hints.py``)."""
+        return replace(self, hints=gate_hints(self.failures, settings))
 
     def table(self) -> str:
         """Return the gate as a fixed-width text table: principle, requirement, measured,
-        threshold, status."""
+        threshold, status; then, if a requirement failed, what to try for each."""
         header = ("principle", "requirement", "measured", "threshold", "status")
         rows = [header] + [
             (c.principle, c.requirement, _fmt(c.measured), _fmt(c.threshold), c.status.upper())
@@ -193,7 +203,7 @@ class GateReport:
         widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
         lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)) for row in rows]
         lines.insert(1, "  ".join("-" * width for width in widths))
-        return "\n".join(lines)
+        return "\n".join([*lines, render_hints(self.hints)]).rstrip("\n")
 
 
 def _fmt(value: float | None) -> str:

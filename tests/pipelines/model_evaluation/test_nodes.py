@@ -17,6 +17,8 @@ REQUIREMENTS = shipped_requirements(**{
     "fairness.max_accuracy_gap": 0.3,
 })
 
+MODEL_ENGINEERING = {"training_setup": {"privacy": {"enabled": False}, "fairness_mitigation": "none"}}
+
 
 @pytest.fixture
 def predictions():
@@ -42,8 +44,8 @@ def test_performance_metrics_hand_computed(predictions):
 def test_gate_merges_metric_sets_and_blocks(predictions):
     metrics = compute_performance_metrics(predictions, SCHEMA)
     fairness = {"worst_group_accuracy": 0.5, "accuracy_gap": 0.5}  # compute_fairness_metrics
-    report = check_trust_gate(REQUIREMENTS, {"group_share": 0.25, "n_images": 8}, metrics,
-                              fairness)
+    report = check_trust_gate(REQUIREMENTS, MODEL_ENGINEERING, {"temperature_scaling": True},
+                              {"group_share": 0.25, "n_images": 8}, metrics, fairness)
     status = {c["requirement"]: (c["status"], c["measured"]) for c in report["checks"]
               if c["status"] != "off"}
     assert status == {
@@ -53,6 +55,10 @@ def test_gate_merges_metric_sets_and_blocks(predictions):
         "max_accuracy_gap": ("fail", 0.5),
     }
     assert report["passed"] is False
+    # what to try, for the failed rows only, for these settings (DP off, no reweighting)
+    assert set(report["hints"]) == {"fairness.min_worst_group_accuracy", "fairness.max_accuracy_gap"}
+    assert any("fairness_mitigation: reweight_groups" in h
+               for h in report["hints"]["fairness.max_accuracy_gap"])
 
 
 def test_metrics_for_mlflow_shape():

@@ -13,6 +13,7 @@ from tai_project.errors import ParameterError
 from tai_project.lazy import lazy_module
 from tai_project.pipelines.tracking import as_metric_history
 from tai_project.trust.conformal import evaluate_conformal
+from tai_project.trust.hints import TrainingSettings
 from tai_project.trust.requirements import check_requirements, parse_requirements
 from tai_project.trust.selective import (
     apply_threshold,
@@ -89,9 +90,14 @@ def plot_confusion_matrix(
 
 
 def check_trust_gate(
-    trust_requirements: dict[str, Any], *metric_sets: dict[str, Any]
+    trust_requirements: dict[str, Any],
+    model_engineering: dict[str, Any],
+    calibration_params: dict[str, Any],
+    *metric_sets: dict[str, Any],
 ) -> dict[str, Any]:
-    """Return the gate report: each requirement with measured value, threshold and status.
+    """Return the gate report: each requirement with measured value, threshold and status,
+    and per failed requirement what to try under this run's settings (DP on or off, the
+    fairness mitigation, temperature scaling; ``trust/hints.py``).
 
     ``metric_sets`` are the flat metric dicts of any stage (data profile, performance, ...);
     a new trust metric reaches the gate by adding its dataset to this node's inputs.
@@ -102,7 +108,14 @@ def check_trust_gate(
             {k: v for k, v in metrics.items()
              if isinstance(v, int | float) and not isinstance(v, bool)}
         )
-    return check_requirements(parse_requirements(trust_requirements), measured).to_dict()
+    setup = model_engineering["training_setup"]
+    settings = TrainingSettings(
+        differential_privacy=bool(setup["privacy"]["enabled"]),
+        fairness_mitigation=str(setup["fairness_mitigation"]),
+        temperature_scaling=bool(calibration_params["temperature_scaling"]),
+    )
+    report = check_requirements(parse_requirements(trust_requirements), measured)
+    return report.with_hints(settings).to_dict()
 
 
 def metrics_for_mlflow(performance_metrics: dict[str, float]) -> dict[str, dict[str, float]]:
