@@ -8,7 +8,9 @@ import json
 
 import numpy as np
 import pytest
+import yaml
 
+from tai_project.errors import ParameterError
 from tai_project.request_guard import (
     RequestGuard,
     RequestRefused,
@@ -20,6 +22,8 @@ from tai_project.request_guard import (
     nesting_depth,
     parse_json,
 )
+from tai_project.serving import check_serving_parameters
+from tests.conftest import PROJECT_ROOT
 
 LIMITS = ServingLimits(max_body_bytes=2000, max_nesting_depth=5, body_timeout_seconds=0.2,
                        image_shape=(2, 2, 3), pixel_range=(0.0, 1.0), max_batch_size=3)
@@ -126,3 +130,20 @@ def test_middleware_passes_a_valid_request_and_rewrites_every_error():
                                                     "message": "bad input."}
     status, answer = _call("/crash", [body])
     assert status == 500 and json.loads(answer)["error_code"] == "INTERNAL_ERROR"
+
+
+def test_serving_parameters_are_checked():
+    good = {"max_body_bytes": 10, "max_nesting_depth": 5, "body_timeout_seconds": 1.5}
+    assert check_serving_parameters(good, 16)["max_batch_size"] == 16  # noqa: PLR2004
+    with pytest.raises(ParameterError, match=r"serving.max_body_bytes: Input should be greater than 0"):
+        check_serving_parameters({**good, "max_body_bytes": -1}, 16)
+    with pytest.raises(ParameterError, match=r"deployment.serving.max_body_byte: unknown key"):
+        check_serving_parameters({**good, "max_body_byte": 1}, 16)
+    with pytest.raises(ParameterError, match=r"deployment.release.max_batch_size"):
+        check_serving_parameters(good, True)
+    with pytest.raises(ParameterError, match=r"serving.max_nesting_depth: Input should be a valid int"):
+        check_serving_parameters({**good, "max_nesting_depth": "8"}, 16)
+    assert check_serving_parameters({**good, "body_timeout_seconds": 30}, 16)   # an int is fine
+    shipped = yaml.safe_load((PROJECT_ROOT / "conf/base/parameters/deployment.yml").read_text())
+    check_serving_parameters(shipped["deployment"]["serving"],
+                             shipped["deployment"]["release"]["max_batch_size"])

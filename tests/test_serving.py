@@ -362,16 +362,3 @@ def test_reasons_name_the_problem(server):
         status, answer, _ = exchange(server, body, **options)
         assert status == expected and words in json.loads(answer)["message"], (case, answer)
 
-
-def test_serving_parameters_are_checked():
-    from tai_project.errors import ParameterError  # noqa: PLC0415
-    from tai_project.serving import check_serving_parameters  # noqa: PLC0415
-
-    good = {"max_body_bytes": 10, "max_nesting_depth": 5, "body_timeout_seconds": 1.5}
-    assert check_serving_parameters(good, 16)["max_batch_size"] == 16  # noqa: PLR2004
-    with pytest.raises(ParameterError, match=r"deployment.serving.max_body_bytes: expected an? int > 0"):
-        check_serving_parameters({**good, "max_body_bytes": -1}, 16)
-    with pytest.raises(ParameterError, match=r"deployment.serving.max_body_byte: unknown key"):
-        check_serving_parameters({**good, "max_body_byte": 1}, 16)
-    with pytest.raises(ParameterError, match=r"deployment.release.max_batch_size"):
-        check_serving_parameters(good, True)

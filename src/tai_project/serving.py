@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+from pydantic import BaseModel, ConfigDict, PositiveFloat, PositiveInt, ValidationError
 
 from tai_project import registry
 from tai_project.errors import ParameterError, RegistryError, TaiProjectError
@@ -44,14 +45,20 @@ def prepare(alias: str, client: mlflow.MlflowClient, name: str) -> Path:
     return registry.download_verified(client, name, version, target)
 
 
-SERVING_KEYS = {"max_body_bytes": int, "max_nesting_depth": int, "body_timeout_seconds": float}
-"""The ``deployment.serving`` parameters and their types (each must be > 0)."""
+class ServingParameters(BaseModel):
+    """``deployment.serving``: the request guard's limits (``request_guard.py``)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    max_body_bytes: PositiveInt
+    max_nesting_depth: PositiveInt
+    body_timeout_seconds: PositiveFloat
 
 
 def serving_parameters(project_path: str | Path = ".") -> dict[str, Any]:
     """Return ``deployment.serving`` (plus ``deployment.release.max_batch_size``, the limit of
-    a model that recorded none) as ``kedro run`` reads it, or raise ``ParameterError``
-    naming a missing, unknown, mistyped or non-positive key."""
+    a model that recorded none) as ``kedro run`` reads it, validated by
+    ``check_serving_parameters``."""
     from kedro.config import OmegaConfigLoader  # noqa: PLC0415 - only the CLI needs kedro
 
     loader = OmegaConfigLoader(conf_source=str(Path(project_path) / "conf"), base_env="base",
@@ -62,21 +69,23 @@ def serving_parameters(project_path: str | Path = ".") -> dict[str, Any]:
 
 
 def check_serving_parameters(serving: Mapping[str, Any] | None, max_batch_size: Any) -> dict[str, Any]:
-    """Return the validated serving parameters, or raise ``ParameterError`` naming the key."""
-    where = "conf/base/parameters/deployment.yml"
-    serving = dict(serving or {})
-    problems = [f"deployment.serving.{key}: unknown key; valid keys are {sorted(SERVING_KEYS)}"
-                for key in sorted(set(serving) - set(SERVING_KEYS))]
-    for key, kind in [*SERVING_KEYS.items(), ("max_batch_size", int)]:
-        value = max_batch_size if key == "max_batch_size" else serving.get(key)
-        name = "deployment.release.max_batch_size" if key == "max_batch_size" else f"deployment.serving.{key}"
-        if isinstance(value, bool) or not isinstance(value, int | float) or (
-                kind is int and not isinstance(value, int)) or value <= 0:
-            problems.append(f"{name}: expected a {kind.__name__} > 0, found {value!r}")
+    """Return the validated serving parameters, or raise ``ParameterError`` naming each
+    missing, unknown, mistyped or non-positive key."""
+    problems = []
+    try:
+        ServingParameters.model_validate(dict(serving or {}))
+    except ValidationError as exc:
+        problems += [f"deployment.serving.{'.'.join(map(str, e['loc']))}: "
+                     + ("unknown key; valid keys are " + str(sorted(ServingParameters.model_fields))
+                        if e["type"] == "extra_forbidden" else f"{e['msg']} (found {e.get('input')!r})")
+                     for e in exc.errors()]
+    if isinstance(max_batch_size, bool) or not isinstance(max_batch_size, int) or max_batch_size < 1:
+        problems.append(f"deployment.release.max_batch_size: expected an integer >= 1, "
+                        f"found {max_batch_size!r}")
     if problems:
-        raise ParameterError(f"{len(problems)} problem(s) in {where}:\n"
+        raise ParameterError(f"{len(problems)} problem(s) in conf/base/parameters/deployment.yml:\n"
                              + "\n".join(f"  - {problem}" for problem in problems))
-    return {**serving, "max_batch_size": max_batch_size}
+    return {**dict(serving or {}), "max_batch_size": max_batch_size}
 
 
 def build_app(model_folder: Path, parameters: Mapping[str, Any]) -> tuple[Any, ServingLimits]:
