@@ -104,7 +104,7 @@ notebooks: setup  ## the notebook tests: the walk-through executed on the tiny d
 .PHONY: serve approve rollback audit verify
 PORT ?= 5001
 
-serve: setup  ## serve the SHA-256-verified champion on http://127.0.0.1:$(PORT) (mlflow models serve)
+serve: setup  ## serve the SHA-256-verified champion on http://127.0.0.1:$(PORT) (MLflow's scoring app behind the request guard)
 	$(BIN)/python -m tai_project.serving --port $(PORT)
 
 approve: setup  ## promote a waiting challenger: VERSION=<n> APPROVER='<name>' REASON='<why>'

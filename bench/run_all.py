@@ -7,9 +7,10 @@
 3. model_evaluation / model_engineering seconds, from the run of 1.
 4. The scale sweep is ``scale_sweep.py`` (its own JSON); its latest results are added to
    the table when present.
-5. Serving: ``mlflow models serve`` of the champion registered by the run of 1, on
-   127.0.0.1; a bounded number of single-image requests, one at a time (latency p50/p99)
-   then from a few threads (requests/s); the server is stopped afterwards.
+5. Serving: ``make serve`` (``python -m tai_project.serving``: MLflow's scoring app behind
+   the request guard) of the champion registered by the run of 1, on 127.0.0.1; a bounded
+   number of single-image requests, one at a time (latency p50/p99), then from a few
+   threads (requests/s); the server is stopped afterwards.
 6. ``kedro --help`` and ``kedro registry list`` start-up time (median of a few calls).
 
 Ratios come from one process on one machine, so machine noise mostly cancels; absolute
@@ -102,8 +103,8 @@ def _post(connection: http.client.HTTPConnection, body: bytes) -> float:
 
 def serving(project: Path, logs: Path, *, requests: int = 300, threads: int = 4) -> dict[str, Any]:
     """Return p50/p99 latency (ms) of ``requests`` sequential single-image requests and the
-    requests/s of ``requests`` more from ``threads`` threads, against ``mlflow models serve``
-    of ``models:/tai_classifier@champion`` from ``project``'s MLflow store."""
+    requests/s of ``requests`` more from ``threads`` threads, against ``make serve``
+    (the verified champion behind the request guard) of ``project``."""
     data = np.load(project / "data/05_model_input/model_input.npz", allow_pickle=False)
     images = data["test_pixels"].astype(np.float32)
     bodies = [json.dumps({"inputs": [images[i % len(images)].tolist()]}).encode()
@@ -112,9 +113,7 @@ def serving(project: Path, logs: Path, *, requests: int = 300, threads: int = 4)
     env = {**ENV, "MLFLOW_TRACKING_URI": f"sqlite:///{project / 'mlflow.db'}"}
     with open(logs / "serving.log", "w") as log:
         server = subprocess.Popen(
-            [str(BIN / "mlflow"), "models", "serve", "-m", "models:/tai_classifier@champion",
-             "--env-manager", "local", "--host", "127.0.0.1", "--port", str(port),
-             "--workers", "1"],
+            [str(BIN / "python"), "-m", "tai_project.serving", "--port", str(port)],
             cwd=project, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         started = time.perf_counter()
@@ -125,7 +124,7 @@ def serving(project: Path, logs: Path, *, requests: int = 300, threads: int = 4)
                 break
             except (ConnectionError, OSError):
                 if server.poll() is not None or time.perf_counter() - started > 120:  # noqa: PLR2004
-                    raise RuntimeError(f"mlflow models serve did not start; see {logs / 'serving.log'}")
+                    raise RuntimeError(f"make serve did not start; see {logs / 'serving.log'}")
                 time.sleep(0.5)
         startup = time.perf_counter() - started
         for body in bodies[:20]:  # warm-up

@@ -91,7 +91,8 @@ def build_card(
         "gate": {"passed": report.passed, "verdict": verdict,
                  "champion_version": report.champion_version,
                  "checks": [vars(c) for c in report.checks], "table": report.table(),
-                 "failures": [f"{c.principle}.{c.requirement}" for c in report.failures]},
+                 "failures": [f"{c.principle}.{c.requirement}" for c in report.failures],
+                 "hints": {key: list(texts) for key, texts in report.hints.items()}},
         "lineage": {
             "git_commit": lineage.get("git_commit"), "git_dirty": lineage.get("git_dirty"),
             "data_version": lineage.get("data_version"),

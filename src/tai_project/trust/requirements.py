@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tai_project.errors import RequirementsError
+from tai_project.trust.hints import TrainingSettings, gate_hints, render_hints
 
 Rate = Annotated[float, Field(ge=0.0, le=1.0)]
 """A threshold on a proportion (accuracy, share, gap): a float in [0, 1]."""
@@ -153,13 +154,15 @@ class GateReport:
     challenger can be compared with this model once it is champion; ``champion_version``
     is the version the non-regression rows compared with (``None``: no champion yet);
     ``evidence`` holds the SHA-256 of the network, model input and requirements measured
-    (``tai_project.evidence``), so nothing else can be registered under this verdict."""
+    (``tai_project.evidence``), so nothing else can be registered under this verdict;
+    ``hints`` says, per failed requirement, what usually moves it (``trust/hints.py``)."""
 
     checks: tuple[RequirementCheck, ...]
     measured: dict[str, float] = field(default_factory=dict, compare=False)
     champion_version: str | None = None
     # the SHA-256 of what was measured: network_sha256, data_sha256, requirements_sha256
     evidence: dict[str, str] = field(default_factory=dict, compare=False)
+    hints: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False)
 
     @property
     def passed(self) -> bool:
@@ -177,6 +180,7 @@ class GateReport:
             "table": self.table(),
             "measured": dict(self.measured),
             "evidence": dict(self.evidence),
+            "hints": {key: list(texts) for key, texts in self.hints.items()},
         }
 
     @classmethod
@@ -186,11 +190,17 @@ class GateReport:
             measured=dict(data.get("measured", {})),
             champion_version=data.get("champion_version"),
             evidence=dict(data.get("evidence") or {}),
+            hints={key: tuple(texts) for key, texts in data.get("hints", {}).items()},
         )
+
+    def with_hints(self, settings: TrainingSettings) -> GateReport:
+        """Return this report with, per failed requirement, the hints that apply under
+        ``settings`` (``trust/hints.py``)."""
+        return replace(self, hints=gate_hints(self.failures, settings))
 
     def table(self) -> str:
         """Return the gate as a fixed-width text table: principle, requirement, measured,
-        threshold, status."""
+        threshold, status; then, if a requirement failed, what to try for each."""
         header = ("principle", "requirement", "measured", "threshold", "status")
         rows = [header] + [
             (c.principle, c.requirement, _fmt(c.measured), _fmt(c.threshold), c.status.upper())
@@ -199,7 +209,7 @@ class GateReport:
         widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
         lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)) for row in rows]
         lines.insert(1, "  ".join("-" * width for width in widths))
-        return "\n".join(lines)
+        return "\n".join([*lines, render_hints(self.hints)]).rstrip("\n")
 
 
 def _fmt(value: float | None) -> str:

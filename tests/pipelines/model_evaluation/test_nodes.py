@@ -19,6 +19,8 @@ REQUIREMENTS = shipped_requirements(**{
     "fairness.max_accuracy_gap": 0.3,
 })
 
+MODEL_ENGINEERING = {"training_setup": {"privacy": {"enabled": False}, "fairness_mitigation": "none"}}
+
 
 @pytest.fixture
 def predictions():
@@ -45,7 +47,8 @@ def test_gate_merges_metric_sets_and_blocks(predictions):
     metrics = compute_performance_metrics(predictions, SCHEMA)
     fairness = {"worst_group_accuracy": 0.5, "accuracy_gap": 0.5}  # compute_fairness_metrics
     network, model_input = SmallCNN(num_classes=2, channels=(4,), groups=2), {"x": np.ones(3)}
-    report = check_trust_gate(network, model_input, REQUIREMENTS,
+    report = check_trust_gate(network, model_input, REQUIREMENTS, MODEL_ENGINEERING,
+                              {"temperature_scaling": True},
                               {"group_share": 0.25, "n_images": 8}, metrics, fairness)
     status = {c["requirement"]: (c["status"], c["measured"]) for c in report["checks"]
               if c["status"] != "off"}
@@ -60,6 +63,10 @@ def test_gate_merges_metric_sets_and_blocks(predictions):
     assert report["evidence"] == {
         "network_sha256": network_sha256(network), "data_sha256": arrays_sha256(model_input),
         "requirements_sha256": sha256_json(REQUIREMENTS)}
+    # what to try, for the failed rows only, for these settings (DP off, no reweighting)
+    assert set(report["hints"]) == {"fairness.min_worst_group_accuracy", "fairness.max_accuracy_gap"}
+    assert any("fairness_mitigation: reweight_groups" in h
+               for h in report["hints"]["fairness.max_accuracy_gap"])
 
 
 def test_metrics_for_mlflow_shape():

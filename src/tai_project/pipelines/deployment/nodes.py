@@ -11,6 +11,7 @@ from tai_project.errors import EvidenceError, TrustGateError
 from tai_project.evidence import RERUN, evidence_mismatches, measure_evidence
 from tai_project.lazy import lazy_module
 from tai_project.reporting.model_card import build_card, render_html, render_markdown
+from tai_project.trust.hints import render_hints
 from tai_project.trust.requirements import GateReport, RequirementCheck
 
 if TYPE_CHECKING:
@@ -131,8 +132,10 @@ def enforce_trust_gate(
     if not report.passed:
         failures = "\n".join(f"  - {_failure(c)}" for c in report.failures)
         regression = any(c.principle == "non_regression" for c in report.failures)
+        what_to_try = render_hints(report.hints)
         raise TrustGateError(
             f"The model missed {len(report.failures)} trust requirement(s):\n{failures}\n"
+            + (f"{what_to_try}\n" if what_to_try else "") +
             f"It is registered as version {version} of "
             f"'{registry_state['registered_model_name']}' with alias 'challenger'; "
             f"'champion' still points to version {registry_state['champion']}.\n"

@@ -14,6 +14,7 @@ from tai_project.evidence import measure_evidence
 from tai_project.lazy import lazy_module
 from tai_project.pipelines.tracking import as_metric_history
 from tai_project.trust.conformal import evaluate_conformal
+from tai_project.trust.hints import TrainingSettings
 from tai_project.trust.requirements import check_requirements, parse_requirements
 from tai_project.trust.selective import (
     apply_threshold,
@@ -91,11 +92,15 @@ def plot_confusion_matrix(
 
 def check_trust_gate(
     network: SmallCNN, model_input: dict[str, np.ndarray], trust_requirements: dict[str, Any],
+    model_engineering: dict[str, Any],
+    calibration_params: dict[str, Any],
     *metric_sets: dict[str, Any],
 ) -> dict[str, Any]:
-    """Return the gate report: each requirement with measured value, threshold and status,
-    and the evidence it rests on (``measure_evidence``: the SHA-256 of the network, model input
-    and requirements measured), which deployment compares with what it registers.
+    """Return the gate report: each requirement with measured value, threshold and status;
+    the evidence it rests on (``measure_evidence``: the SHA-256 of the network, model input
+    and requirements measured), which deployment compares with what it registers; and per
+    failed requirement what to try under this run's settings (DP on or off, the fairness
+    mitigation, temperature scaling; ``trust/hints.py``).
 
     ``metric_sets`` are the flat metric dicts of any stage (data profile, performance, ...);
     a new trust metric reaches the gate by adding its dataset to this node's inputs.
@@ -106,8 +111,15 @@ def check_trust_gate(
             {k: v for k, v in metrics.items()
              if isinstance(v, int | float) and not isinstance(v, bool)}
         )
+    setup = model_engineering["training_setup"]
+    settings = TrainingSettings(
+        differential_privacy=bool(setup["privacy"]["enabled"]),
+        fairness_mitigation=str(setup["fairness_mitigation"]),
+        temperature_scaling=bool(calibration_params["temperature_scaling"]),
+    )
     report = check_requirements(parse_requirements(trust_requirements), measured)
-    return {**report.to_dict(), "evidence": measure_evidence(network, model_input, trust_requirements)}
+    return {**report.with_hints(settings).to_dict(),
+            "evidence": measure_evidence(network, model_input, trust_requirements)}
 
 
 def metrics_for_mlflow(performance_metrics: dict[str, float]) -> dict[str, dict[str, float]]:

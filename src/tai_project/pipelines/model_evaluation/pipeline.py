@@ -48,8 +48,10 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 check_trust_gate,
                 # the requirements as written now, then every metric set the gate checks
-                ["trained_network", "model_input",
-                 "params:trust_requirements", "data_profile", "performance_metrics",
+                ["trained_network", "model_input", "params:trust_requirements",
+                 # the settings that decide which hint a failed requirement gets
+                 "params:model_engineering", "params:calibration",
+                 "data_profile", "performance_metrics",
                  "privacy_metrics", "reliability_metrics", "fairness_metrics",
                  "transparency_metrics",
                  # non-regression: the current champion's metrics as champion.<metric>
@@ -104,7 +106,8 @@ def create_pipeline(**kwargs) -> Pipeline:
                 "perturbed_sets", "prototypes"},
         outputs={"gate_report", "performance_metrics", "privacy_metrics",
                  "reliability_metrics", "inference_policy"},
-        parameters={"params:data_schema", "params:trust_requirements", "params:seed"},
+        parameters={"params:data_schema", "params:trust_requirements", "params:seed",
+                    "params:model_engineering"},
     )
 
 
