@@ -9,19 +9,22 @@ import mlflow
 from kedro.framework.hooks import hook_impl
 
 from tai_project.data_version import PRODUCTION_DVC_FILE, RAW_DVC_FILE, data_version_tags
-from tai_project.trust.requirements import GateReport, parse_requirements
+from tai_project.parameters_schema import ParameterSources, validate_parameters
+from tai_project.trust.requirements import GateReport
 
 logger = logging.getLogger(__name__)
 
 
-class TrustRequirementsHook:
-    """Validate ``trust_requirements`` when the session starts, so a misspelt key or a bad
-    threshold stops the run before any data is read (at 100k images decoding alone takes a
-    minute). The ``validate_trust_requirements`` node still records what the run used."""
+class ParametersHook:
+    """Validate every parameter (``parameters_schema``) and the ``trust_requirements`` when
+    the session starts, before the MLflow store is opened and any data is read, so a misspelt
+    key or a bad value stops the run at once (at 100k images decoding alone takes a minute).
+    The ``validate_trust_requirements`` node still records what the run used."""
 
-    @hook_impl
+    @hook_impl(tryfirst=True)
     def after_context_created(self, context: Any) -> None:
-        parse_requirements(context.params.get("trust_requirements", {}))
+        sources = ParameterSources.from_config_loader(context.config_loader, context.project_path)
+        validate_parameters(context.params, sources)
 
 
 class TrustGateSummaryHooks:

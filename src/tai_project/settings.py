@@ -4,13 +4,13 @@ from kedro.config import OmegaConfigLoader
 
 from tai_project.hooks import (
     DataVersionHook,
+    ParametersHook,
     StaleMlflowRunHook,
     TrustGateSummaryHooks,
-    TrustRequirementsHook,
 )
 from tai_project.stage_timing import StageTimingHooks
 
-HOOKS = (TrustRequirementsHook(), StaleMlflowRunHook(), DataVersionHook(), TrustGateSummaryHooks(),
+HOOKS = (ParametersHook(), StaleMlflowRunHook(), DataVersionHook(), TrustGateSummaryHooks(),
          StageTimingHooks())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
