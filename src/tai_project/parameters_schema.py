@@ -387,7 +387,7 @@ class ParameterSources:
         for env in reversed(list(dict.fromkeys(e for e in envs if e))):
             root = Path(loader.conf_source) / env
             found = {path for pattern in loader.config_patterns["parameters"]
-                     for path in root.glob(pattern)
+                     for path in root.glob(f"{pattern}/*" if pattern.endswith("**") else pattern)
                      if path.is_file() and path.suffix in {".yml", ".yaml", ".json"}
                      and not any(part.startswith(".") for part in path.relative_to(root).parts)}
             for path in sorted(found):
