@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from tai_project.data_quality.minimisation import refuse_forbidden_columns
 from tai_project.errors import DataValidationError
 from tai_project.lazy import lazy_module
 from tai_project.trust.requirements import parse_requirements
@@ -27,6 +28,18 @@ suites = lazy_module("tai_project.data_quality.suites")
 def validate_trust_requirements(trust_requirements: dict[str, Any]) -> dict[str, Any]:
     """Return the requirements after schema validation; a bad key raises ``RequirementsError``."""
     return parse_requirements(trust_requirements).model_dump()
+
+
+def screen_metadata(raw_metadata: pd.DataFrame, forbidden_columns: list[str]) -> pd.DataFrame:
+    """Return the raw metadata unchanged when it has none of ``forbidden_columns`` (direct
+    identifiers such as a patient name); otherwise raise ``DataValidationError`` naming them.
+
+    The first node to read the raw metadata, so no dataset, data docs or MLflow artifact can
+    hold an identifier (data minimisation, before anything is written).
+    """
+    refuse_forbidden_columns(raw_metadata.columns, forbidden_columns,
+                             where="The raw metadata (catalog entry raw_metadata, metadata.csv)")
+    return raw_metadata
 
 
 def load_images(
