@@ -27,3 +27,8 @@ class IntegrityError(TaiProjectError):
 
 class RegistryError(TaiProjectError):
     """A registry action (approve, rollback, load) cannot be done as asked."""
+
+
+class TrackingStoreError(TaiProjectError):
+    """The MLflow tracking store (``mlflow.db``) cannot be used as it is: unreadable, or it
+    keeps this project's artifacts outside the project."""

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import mlflow
 from kedro.framework.hooks import hook_impl
 
+from tai_project import tracking_store
 from tai_project.data_version import PRODUCTION_DVC_FILE, RAW_DVC_FILE, data_version_tags
 from tai_project.parameters_schema import ParameterSources, validate_parameters
 from tai_project.trust.requirements import GateReport
@@ -94,3 +96,39 @@ class StaleMlflowRunHook:
                 return
             logger.debug("popping finished MLflow run %s from this thread", active.info.run_id)
             mlflow.end_run(status=stored)
+
+
+class MlflowStoreHook:
+    """Before kedro-mlflow opens the project's SQLite store: refuse an unreadable file with
+    the fix, and re-point the artifact locations a copied or moved project's store still
+    holds in the original's folder (``tracking_store.relocate_artifacts``). Once kedro-mlflow
+    has set the store up, mark KILLED the runs left RUNNING by a process that is gone, and
+    tag each new run with its process so the next run can tell."""
+
+    @hook_impl(tryfirst=True)
+    def after_context_created(self, context: Any) -> None:
+        conf = context.config_loader["mlflow"]
+        db = tracking_store.sqlite_store(conf)
+        if db is None:
+            return
+        tracking_store.check_readable(db)
+        experiment = (conf.get("tracking") or {}).get("experiment") or {}
+        location = (experiment.get("create_experiment_kwargs") or {}).get("artifact_location")
+        tracking_store.relocate_artifacts(db, context.project_path, location)
+        if location and not Path(location).is_absolute() and "://" not in location \
+                and experiment.get("name"):
+            tracking_store.check_inside(db, experiment["name"], context.project_path)
+
+
+class KilledRunHook:
+    """Mark KILLED the MLflow runs whose ``kedro run`` was killed (SIGKILL, power loss): they
+    would stay RUNNING forever. Each run is tagged with its process (pid, host, start time)."""
+
+    @hook_impl(trylast=True)
+    def after_context_created(self) -> None:
+        tracking_store.end_killed_runs(mlflow.MlflowClient())
+
+    @hook_impl(trylast=True)
+    def before_pipeline_run(self) -> None:
+        if mlflow.active_run() is not None:
+            mlflow.set_tags(tracking_store.process_tags())
