@@ -32,13 +32,21 @@ def validate_trust_requirements(trust_requirements: dict[str, Any]) -> dict[str,
 
 def screen_metadata(raw_metadata: pd.DataFrame, forbidden_columns: list[str]) -> pd.DataFrame:
     """Return the raw metadata unchanged when it has none of ``forbidden_columns`` (direct
-    identifiers such as a patient name); otherwise raise ``DataValidationError`` naming them.
+    identifiers such as a patient name) and has a header; otherwise raise
+    ``DataValidationError`` naming the file (``attrs["source"]``, set by ``MetadataCSVDataset``).
 
     The first node to read the raw metadata, so no dataset, data docs or MLflow artifact can
     hold an identifier (data minimisation, before anything is written).
     """
+    source = raw_metadata.attrs.get("source", "metadata.csv (catalog entry raw_metadata)")
+    if raw_metadata.columns.empty:
+        raise DataValidationError(
+            f"The raw metadata {source} is empty; expected a CSV with a header line (image_id, "
+            "path, label and the group column) and one row per image. Restore it (`dvc "
+            "checkout`) or write it for your images."
+        )
     refuse_forbidden_columns(raw_metadata.columns, forbidden_columns,
-                             where="The raw metadata (catalog entry raw_metadata, metadata.csv)")
+                             where=f"The raw metadata {source}")
     return raw_metadata
 
 
