@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from tai_project.data_quality.minimisation import refuse_forbidden_columns
 from tai_project.errors import DataValidationError
 from tai_project.lazy import lazy_module
+from tai_project.minimisation import refuse_forbidden_columns
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from tai_project.data_quality.minimisation import refuse_forbidden_columns
 from tai_project.errors import DataValidationError
 from tai_project.lazy import lazy_module
+from tai_project.minimisation import refuse_forbidden_columns
 from tai_project.trust.requirements import parse_requirements
 
 data_statistics = lazy_module("tai_project.data_quality.statistics")
