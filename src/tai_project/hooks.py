@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+from kedro.config import MissingConfigException
 from kedro.framework.hooks import hook_impl
 
 from tai_project import tracking_store
@@ -107,7 +108,10 @@ class MlflowStoreHook:
 
     @hook_impl(tryfirst=True)
     def after_context_created(self, context: Any) -> None:
-        conf = context.config_loader["mlflow"]
+        try:
+            conf = context.config_loader["mlflow"]
+        except MissingConfigException:  # no mlflow.yml: kedro-mlflow's defaults, ./mlruns
+            return
         db = tracking_store.sqlite_store(conf)
         if db is None:
             return

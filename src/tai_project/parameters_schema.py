@@ -397,7 +397,7 @@ class ParameterSources:
                     continue
                 shown = path.relative_to(project_path) if path.is_relative_to(project_path) else path
                 files.append((str(shown), tree if isinstance(tree, Mapping) else {}))
-        return cls(files, loader.runtime_params)
+        return cls(files, getattr(loader, "runtime_params", None))
 
     def of(self, loc: tuple[str, ...]) -> str:
         """The file (or ``--params``) that holds the longest prefix of ``loc``."""
