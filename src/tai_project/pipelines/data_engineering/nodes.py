@@ -50,9 +50,13 @@ def split_dataset(
 ) -> pd.DataFrame:
     """Return ``image_id, split`` with a split per image, stratified by label x group.
 
-    ``split`` gives the fraction of each of train / validation / calibration / test (checked
-    to sum to 1 at session start, ``parameters_schema.Split``).
+    ``split`` gives the fraction of each of train / validation / calibration / test.
     """
+    if set(split) != set(SPLITS) or not np.isclose(sum(split.values()), 1.0):
+        raise DataValidationError(
+            f"data_engineering.split must give fractions for exactly {list(SPLITS)} summing "
+            f"to 1; got {split}."
+        )
     strata = metadata["label"].astype(str) + "|" + metadata[data_schema["group_column"]].astype(str)
     remaining = metadata.index.to_numpy()
     assignment = pd.Series(index=metadata.index, dtype=object)
