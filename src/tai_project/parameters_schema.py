@@ -116,14 +116,19 @@ class Split(_Section):
         return self
 
 
+Levels = Annotated[list[NonNegativeFloat], Field(min_length=1)]
+
+
 class Severities(_Section):
     """Corrupted copies of the test split; a corruption left out is not made. Add a
     corruption here with one line (its levels' type)."""
 
-    gaussian_noise: list[NonNegativeFloat] | None = None
-    gaussian_blur: list[NonNegativeFloat] | None = None
-    contrast: list[NonNegativeFloat] | None = None
-    site_shift: list[Annotated[list[NonNegativeFloat], Field(min_length=2, max_length=2)]] | None = None
+    # the default None is never validated: a key left out is fine, an explicit null is not
+    gaussian_noise: Levels = None        # noise std, multiples of the training noise profile
+    gaussian_blur: Levels = None         # blur sigma, pixels
+    contrast: Levels = None              # contrast factor
+    site_shift: Annotated[list[Annotated[list[NonNegativeFloat], Field(min_length=2, max_length=2)]],
+                          Field(min_length=1)] = None   # [contrast factor, sensor-noise std]
 
 
 class Perturbations(_Section):
