@@ -136,7 +136,7 @@ def test_cli_exits_non_zero_naming_a_corrupt_image(project):
 
 def test_cli_exits_non_zero_naming_a_bad_requirement_before_reading_data(project):
     # the tiny data set fails the default class x site minimum of the data checks, so this
-    # message can only come from the session-start check (TrustRequirementsHook)
+    # message can only come from the session-start check (ParametersHook)
     result = _cli(project, "--params", "trust_requirements.reliability.min_accuracy=1.5")
     output = result.stdout + result.stderr
     assert result.returncode != 0

@@ -31,3 +31,8 @@ class RegistryError(TaiProjectError):
 
 class EvidenceError(TaiProjectError):
     """What is about to be registered or promoted is not what the trust gate measured."""
+
+
+class TrackingStoreError(TaiProjectError):
+    """The MLflow tracking store (``mlflow.db``) cannot be used as it is: unreadable, or it
+    keeps this project's artifacts outside the project."""

@@ -3,25 +3,31 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import mlflow
+from kedro.config import MissingConfigException
 from kedro.framework.hooks import hook_impl
 
+from tai_project import tracking_store
 from tai_project.data_version import PRODUCTION_DVC_FILE, RAW_DVC_FILE, data_version_tags
-from tai_project.trust.requirements import GateReport, parse_requirements
+from tai_project.parameters_schema import ParameterSources, validate_parameters
+from tai_project.trust.requirements import GateReport
 
 logger = logging.getLogger(__name__)
 
 
-class TrustRequirementsHook:
-    """Validate ``trust_requirements`` when the session starts, so a misspelt key or a bad
-    threshold stops the run before any data is read (at 100k images decoding alone takes a
-    minute). The ``validate_trust_requirements`` node still records what the run used."""
+class ParametersHook:
+    """Validate every parameter (``parameters_schema``) and the ``trust_requirements`` when
+    the session starts, before the MLflow store is opened and any data is read, so a misspelt
+    key or a bad value stops the run at once (at 100k images decoding alone takes a minute).
+    The ``validate_trust_requirements`` node still records what the run used."""
 
-    @hook_impl
+    @hook_impl(tryfirst=True)
     def after_context_created(self, context: Any) -> None:
-        parse_requirements(context.params.get("trust_requirements", {}))
+        sources = ParameterSources.from_config_loader(context.config_loader, context.project_path)
+        validate_parameters(context.params, sources)
 
 
 class TrustGateSummaryHooks:
@@ -91,3 +97,42 @@ class StaleMlflowRunHook:
                 return
             logger.debug("popping finished MLflow run %s from this thread", active.info.run_id)
             mlflow.end_run(status=stored)
+
+
+class MlflowStoreHook:
+    """Before kedro-mlflow opens the project's SQLite store: refuse an unreadable file with
+    the fix, and re-point the artifact locations a copied or moved project's store still
+    holds in the original's folder (``tracking_store.relocate_artifacts``). Once kedro-mlflow
+    has set the store up, mark KILLED the runs left RUNNING by a process that is gone, and
+    tag each new run with its process so the next run can tell."""
+
+    @hook_impl(tryfirst=True)
+    def after_context_created(self, context: Any) -> None:
+        try:
+            conf = context.config_loader["mlflow"]
+        except MissingConfigException:  # no mlflow.yml: kedro-mlflow's defaults, ./mlruns
+            return
+        db = tracking_store.sqlite_store(conf)
+        if db is None:
+            return
+        tracking_store.check_readable(db)
+        experiment = (conf.get("tracking") or {}).get("experiment") or {}
+        location = (experiment.get("create_experiment_kwargs") or {}).get("artifact_location")
+        tracking_store.relocate_artifacts(db, context.project_path, location)
+        if location and not Path(location).is_absolute() and "://" not in location \
+                and experiment.get("name"):
+            tracking_store.check_inside(db, experiment["name"], context.project_path)
+
+
+class KilledRunHook:
+    """Mark KILLED the MLflow runs whose ``kedro run`` was killed (SIGKILL, power loss): they
+    would stay RUNNING forever. Each run is tagged with its process (pid, host, start time)."""
+
+    @hook_impl(trylast=True)
+    def after_context_created(self) -> None:
+        tracking_store.end_killed_runs(mlflow.MlflowClient())
+
+    @hook_impl(trylast=True)
+    def before_pipeline_run(self) -> None:
+        if mlflow.active_run() is not None:
+            mlflow.set_tags(tracking_store.process_tags())

@@ -4,14 +4,16 @@ from kedro.config import OmegaConfigLoader
 
 from tai_project.hooks import (
     DataVersionHook,
+    KilledRunHook,
+    MlflowStoreHook,
+    ParametersHook,
     StaleMlflowRunHook,
     TrustGateSummaryHooks,
-    TrustRequirementsHook,
 )
 from tai_project.stage_timing import StageTimingHooks
 
-HOOKS = (TrustRequirementsHook(), StaleMlflowRunHook(), DataVersionHook(), TrustGateSummaryHooks(),
-         StageTimingHooks())
+HOOKS = (MlflowStoreHook(), ParametersHook(), KilledRunHook(), StaleMlflowRunHook(), DataVersionHook(),
+         TrustGateSummaryHooks(), StageTimingHooks())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

@@ -178,3 +178,16 @@ def test_leakage_between_splits_is_named(raw: Path) -> None:
     message = str(caught.value)
     assert "[split_assignment] expect_column_values_to_be_unique on column 'image_id'" in message
     assert f"({leaked} in {split['split'].iloc[0]})" in message and f"({leaked} in test)" in message
+
+
+def test_blank_image_id_is_named_by_its_csv_line(raw: Path) -> None:
+    """Issue 16, finding 9: it was reported as ``nan = nan``, with no line."""
+    def change(metadata: pd.DataFrame) -> pd.DataFrame:
+        metadata["image_id"] = metadata["image_id"].astype(object)
+        metadata.loc[5, "image_id"] = np.nan
+        return metadata
+
+    _edit_metadata(raw, change)
+    message = _run(raw)
+    assert "expect_column_values_to_not_be_null on column 'image_id'" in message
+    assert "1 offending row(s): metadata.csv line 7 (blank image_id)" in message

@@ -45,7 +45,8 @@ def raw_data_checks(
         table["label"] = label_text(table["label"])
     if group in table:
         table[group] = label_text(table[group])
-    ids = table["image_id"].astype(str) if "image_id" in table else pd.Series("", table.index)
+    ids = (table["image_id"].astype(object).where(table["image_id"].notna(), "blank image_id")
+           .astype(str) if "image_id" in table else pd.Series("", table.index))
     line = pd.Series(table.index + 2, index=table.index)  # the header is line 1
     metadata_check = TableCheck(
         "raw_metadata",

@@ -14,12 +14,14 @@ measured metrics (``champion.version`` names the version).
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 
 from tai_project.errors import RequirementsError
 from tai_project.trust.hints import TrainingSettings, gate_hints, render_hints
@@ -103,6 +105,29 @@ class TrustRequirements(_Section):
     transparency: TransparencyRequirements
     non_regression: dict[str, AllowedWorsening | None] = Field(default_factory=dict)
 
+    @field_validator("non_regression")
+    @classmethod
+    def _known_metrics(cls, value: dict[str, Any]) -> dict[str, Any]:
+        """A misspelt metric would never be measured and its row silently says n/a."""
+        for metric in value:
+            if metric not in COMPARABLE_METRICS:
+                raise PydanticCustomError("unknown_metric", "unknown metric", {"metric": metric})
+        return value
+
+
+def _required_metrics() -> tuple[str, ...]:
+    sections = [f.annotation for name, f in TrustRequirements.model_fields.items()
+                if name != "non_regression"]
+    return tuple(key.split("_", 1)[1] for section in sections for key in section.model_fields)
+
+
+COMPARABLE_METRICS: tuple[str, ...] = (*_required_metrics(),
+    # further metrics every model_evaluation run measures under these names
+    "brier_score", "mce", "aurc", "fgsm_accuracy", "pgd_accuracy", "conformal_mean_set_size",
+    "mia_advantage", "relative_corruption_drop", "representation_ratio", "accuracy_ratio")
+"""The metrics the gate can compare with the champion (``non_regression`` keys): those the
+requirements name plus the other scalar metrics of every run (gate report ``measured``)."""
+
 
 def parse_requirements(raw: Mapping[str, Any], *, source: str = "trust_requirements") -> TrustRequirements:
     """Return the validated requirements, or raise ``RequirementsError`` naming each bad key.
@@ -128,7 +153,15 @@ def _describe_error(error: Mapping[str, Any], source: str) -> str:
         for part in loc[:-1]:
             fields = getattr(model, "model_fields", {})
             model = fields[part].annotation if part in fields else AllowedWorsening
-        return f"{key}: unknown key; valid keys here are {sorted(model.model_fields)}"
+        close = difflib.get_close_matches(loc[-1], list(model.model_fields), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        return f"{key}: unknown key; {hint}valid keys here are {sorted(model.model_fields)}"
+    if error["type"] == "unknown_metric":
+        metric = error["ctx"]["metric"]
+        close = difflib.get_close_matches(metric, COMPARABLE_METRICS, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        return (f"{key}.{metric}: unknown metric, so this check would never run; {hint}"
+                f"the gate can compare {sorted(COMPARABLE_METRICS)}")
     if error["type"] == "missing":
         return f"{key}: missing; write a threshold, or null to switch the requirement off explicitly"
     return f"{key}: {error['msg']} (found {error.get('input')!r})"

@@ -9,6 +9,7 @@ import pandas as pd
 
 from tai_project.errors import DataValidationError
 from tai_project.lazy import lazy_module
+from tai_project.minimisation import refuse_forbidden_columns
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -30,19 +31,11 @@ def minimise_metadata(
     """Return only the metadata columns listed in ``keep_columns`` (data minimisation).
 
     A column named in ``forbidden_columns`` (direct identifiers such as a patient name)
-    that is present in the metadata at all stops the run: such data must not enter the
-    pipeline, not even to be dropped here. Names are compared case- and space-insensitively.
+    stops the run already in ``data_understanding.screen_metadata``, before anything is
+    written; it is refused here too, for validated metadata persisted by an older run.
     """
-    forbidden = {_column_key(name) for name in forbidden_columns}
-    found = [column for column in metadata.columns if _column_key(column) in forbidden]
-    if found:
-        raise DataValidationError(
-            f"metadata.csv (data/01_raw/metadata.csv) has column(s) {found} listed in "
-            "data_engineering.forbidden_columns (direct identifiers); expected none of them. "
-            "Remove the column(s) from the raw metadata (and from its DVC-tracked history) "
-            "before running, or, if the column is not an identifier, take it off "
-            "forbidden_columns in conf/base/parameters/data_engineering.yml."
-        )
+    refuse_forbidden_columns(metadata.columns, forbidden_columns,
+                             where="The validated metadata (from metadata.csv)")
     missing = [column for column in keep_columns if column not in metadata.columns]
     if missing:
         raise DataValidationError(
@@ -50,10 +43,6 @@ def minimise_metadata(
             f"does not have; it has {list(metadata.columns)}."
         )
     return metadata.loc[:, keep_columns].copy()
-
-
-def _column_key(name: object) -> str:
-    return str(name).strip().lower().replace(" ", "_").replace("-", "_")
 
 
 def split_dataset(

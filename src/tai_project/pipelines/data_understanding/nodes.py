@@ -12,6 +12,7 @@ from PIL import Image
 
 from tai_project.errors import DataValidationError
 from tai_project.lazy import lazy_module
+from tai_project.minimisation import refuse_forbidden_columns
 from tai_project.trust.requirements import parse_requirements
 
 data_statistics = lazy_module("tai_project.data_quality.statistics")
@@ -27,6 +28,26 @@ suites = lazy_module("tai_project.data_quality.suites")
 def validate_trust_requirements(trust_requirements: dict[str, Any]) -> dict[str, Any]:
     """Return the requirements after schema validation; a bad key raises ``RequirementsError``."""
     return parse_requirements(trust_requirements).model_dump()
+
+
+def screen_metadata(raw_metadata: pd.DataFrame, forbidden_columns: list[str]) -> pd.DataFrame:
+    """Return the raw metadata unchanged when it has none of ``forbidden_columns`` (direct
+    identifiers such as a patient name) and has a header; otherwise raise
+    ``DataValidationError`` naming the file (``attrs["source"]``, set by ``MetadataCSVDataset``).
+
+    The first node to read the raw metadata, so no dataset, data docs or MLflow artifact can
+    hold an identifier (data minimisation, before anything is written).
+    """
+    source = raw_metadata.attrs.get("source", "metadata.csv (catalog entry raw_metadata)")
+    if raw_metadata.columns.empty:
+        raise DataValidationError(
+            f"The raw metadata {source} is empty; expected a CSV with a header line (image_id, "
+            "path, label and the group column) and one row per image. Restore it (`dvc "
+            "checkout`) or write it for your images."
+        )
+    refuse_forbidden_columns(raw_metadata.columns, forbidden_columns,
+                             where=f"The raw metadata {source}")
+    return raw_metadata
 
 
 def load_images(

@@ -7,6 +7,7 @@ from .nodes import (
     load_images,
     plot_data_profile,
     profile_data,
+    screen_metadata,
     validate_trust_requirements,
 )
 
@@ -21,8 +22,14 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="validate_trust_requirements",
             ),
             Node(
+                screen_metadata,
+                ["raw_metadata", "params:data_engineering.forbidden_columns"],
+                "screened_metadata",
+                name="screen_metadata",
+            ),
+            Node(
                 load_images,
-                ["raw_images", "raw_metadata", "params:data_schema", "params:data_quality"],
+                ["raw_images", "screened_metadata", "params:data_schema", "params:data_quality"],
                 ["validated_images", "validated_metadata", "image_statistics", "raw_data_docs"],
                 name="load_images",
             ),
@@ -48,5 +55,6 @@ def create_pipeline(**kwargs) -> Pipeline:
         namespace="data_understanding",
         inputs={"raw_images", "raw_metadata"},
         outputs={"trust_requirements", "validated_images", "validated_metadata", "data_profile"},
-        parameters={"params:trust_requirements", "params:data_schema"},
+        parameters={"params:trust_requirements", "params:data_schema",
+                    "params:data_engineering.forbidden_columns"},
     )
