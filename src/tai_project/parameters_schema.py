@@ -285,8 +285,17 @@ class Release(_Section):
     max_batch_size: PositiveInt
 
 
+class Serving(_Section):
+    """``deployment.serving``: the request guard's limits (``request_guard.py``)."""
+
+    max_body_bytes: PositiveInt
+    max_nesting_depth: PositiveInt
+    body_timeout_seconds: PositiveFloat
+
+
 class Deployment(_Section):
     release: Release
+    serving: Serving
 
 
 # --- parameters/monitoring.yml -------------------------------------------------------------

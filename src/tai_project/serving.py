@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
-from pydantic import BaseModel, ConfigDict, PositiveFloat, PositiveInt, ValidationError
+from pydantic import ValidationError
 
 from tai_project import registry
 from tai_project.errors import ParameterError, RegistryError, TaiProjectError
+from tai_project.parameters_schema import Serving as ServingParameters
 from tai_project.request_guard import RequestGuard, ServingLimits, limits_from
 
 HOST = "127.0.0.1"  # never another interface: the model has no authentication in front of it
@@ -43,16 +44,6 @@ def prepare(alias: str, client: mlflow.MlflowClient, name: str) -> Path:
         shutil.rmtree(target)
     target.mkdir(parents=True)
     return registry.download_verified(client, name, version, target)
-
-
-class ServingParameters(BaseModel):
-    """``deployment.serving``: the request guard's limits (``request_guard.py``)."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-    max_body_bytes: PositiveInt
-    max_nesting_depth: PositiveInt
-    body_timeout_seconds: PositiveFloat
 
 
 def serving_parameters(project_path: str | Path = ".") -> dict[str, Any]:
