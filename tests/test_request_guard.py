@@ -135,7 +135,7 @@ def test_middleware_passes_a_valid_request_and_rewrites_every_error():
 def test_serving_parameters_are_checked():
     good = {"max_body_bytes": 10, "max_nesting_depth": 5, "body_timeout_seconds": 1.5}
     assert check_serving_parameters(good, 16)["max_batch_size"] == 16  # noqa: PLR2004
-    with pytest.raises(ParameterError, match=r"serving.max_body_bytes: Input should be greater than 0"):
+    with pytest.raises(ParameterError, match=r"serving.max_body_bytes: Input should be greater than"):
         check_serving_parameters({**good, "max_body_bytes": -1}, 16)
     with pytest.raises(ParameterError, match=r"deployment.serving.max_body_byte: unknown key"):
         check_serving_parameters({**good, "max_body_byte": 1}, 16)
