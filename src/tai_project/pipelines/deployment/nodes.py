@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tai_project import image_layout
 from tai_project.errors import TrustGateError
 from tai_project.lazy import lazy_module
 from tai_project.reporting.model_card import build_card, render_html, render_markdown
@@ -43,7 +44,7 @@ def prepare_release(  # noqa: PLR0917 - a Kedro node takes its inputs by positio
         **{key: str(lineage[key]) for key in ("data_version", "git_commit", "git_dirty")
            if key in lineage},
     }
-    shape = [data_schema["image_height"], data_schema["image_width"]]
+    shape = image_layout.image_shape(data_schema)  # [height, width, channels]: channels-last
     return model_registry.ModelRelease(
         network=network,
         labels=list(data_schema["classes"]),

@@ -15,6 +15,7 @@ import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
 from tai_project.errors import DataValidationError, ParameterError
+from tai_project.image_layout import channels_last
 from tai_project.lazy import lazy_module
 from tai_project.pipelines.tracking import as_metric_history
 
@@ -40,7 +41,8 @@ def load_production_batch(
     batch_name: str,
     data_schema: dict[str, Any],
 ) -> dict[str, np.ndarray]:
-    """Return the batch ``batch_name`` as arrays: ``pixels`` (uint8, n x height x width),
+    """Return the batch ``batch_name`` as arrays: ``pixels`` (uint8, channels-last
+    ``(n, height, width, channels)``),
     ``ids``, and ``labels`` (class index) / ``groups`` when its metadata.csv has ``label`` /
     the group column. Raises ``DataValidationError`` naming the file for a missing or empty
     batch, an unknown label, a missing, corrupt or wrongly shaped image."""
@@ -95,7 +97,7 @@ def _decode(images: dict[str, Callable[[], bytes]], batch: str, path: str,
             f"{size[0]}x{size[1]} mode {mode} (data_schema in conf/base/parameters.yml). "
             "Resize/convert the image as the training images were, or remove it from the batch."
         )
-    return np.asarray(image, dtype=np.uint8)
+    return channels_last(np.asarray(image, dtype=np.uint8))
 
 
 def _class_indices(labels: pd.Series, classes: list[Any], where: str) -> np.ndarray:
