@@ -12,6 +12,7 @@ from tai_project.datasets.default_data import render_digits
 from tai_project.models.network import SmallCNN
 from tai_project.models.training import TrainingConfig, train_network
 from tai_project.trust.robustness import (
+    acquisition_shift,
     adversarial_robustness,
     contrast,
     fgsm,
@@ -19,7 +20,6 @@ from tai_project.trust.robustness import (
     gaussian_noise,
     noise_sigma,
     pgd,
-    acquisition_shift,
     summarise_corruptions,
 )
 

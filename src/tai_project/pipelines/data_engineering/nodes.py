@@ -174,14 +174,15 @@ def make_perturbed_sets(
     channels-last pixels, severity 1 = mildest), and their ``labels``.
 
     The corruption set is the keys of ``perturbations.severities`` (any subset of
-    ``gaussian_noise``, ``gaussian_blur``, ``contrast``, ``acquisition_shift``). Gaussian-noise
+    ``gaussian_noise``, ``gaussian_blur``, ``contrast``, ``acquisition_shift``; a key whose
+    severities are null or empty is left out). Gaussian-noise
     std is a multiple of the training noise profile, per channel
     (``reference_sigma_by_channel``); blur sigma, contrast factor and the acquisition
     shift's (contrast factor, noise std) are given directly.
     """
     rng = np.random.default_rng(seed)
     pixels, pixel_range = model_input["test_pixels"], tuple(data_schema["pixel_range"])
-    severities = perturbations["severities"]
+    severities = {name: levels for name, levels in perturbations["severities"].items() if levels}
     reference_sigma = noise_profile.get("reference_sigma_by_channel",
                                         noise_profile["reference_sigma"])
     corrupt = {
