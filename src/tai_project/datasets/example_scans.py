@@ -80,7 +80,7 @@ def _draw_shape(label: str, size: int, rng: np.random.Generator) -> np.ndarray:
             box = ((start, 0, start + width, big) if vertical else (0, start, big, start + width))
             draw.rectangle(box, fill=foreground)
     else:
-        half = rng.uniform(0.25, 0.38) * big
+        half = rng.uniform(0.22, 0.38) * big
         cx, cy = rng.uniform(half, big - half, size=2)
         if label == "circle":
             draw.ellipse((cx - half, cy - half, cx + half, cy + half), fill=foreground)
@@ -129,8 +129,8 @@ def render_scans(  # noqa: PLR0913 - every knob of the simulated acquisition is 
     handheld_fraction: float = 0.2,
     noise_std: float = 6.0,
     cast: tuple[float, float, float] = (1.25, 1.0, 0.7),
-    contrast: float = 0.7,
-    blur_radius: float = 1.0,
+    contrast: float = 0.5,
+    blur_radius: float = 1.5,
     classes: tuple[str, ...] = CLASSES,
     class_weights: tuple[float, ...] | None = None,
     handheld_only: bool = False,
