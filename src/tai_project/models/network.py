@@ -104,7 +104,8 @@ class ResNetClassifier(_ChannelsLastInput):
     GroupNorm through Opacus' ``ModuleValidator.fix`` so DP-SGD can train it.
 
     ``small_input_stem`` (CIFAR-style) swaps the 7x7 stride-2 stem and its max pool for a
-    3x3 stride-1 convolution: images of 32 pixels or less keep their spatial detail.
+    3x3 stride-1 convolution: images of 32 pixels or less keep their spatial detail. ReLUs
+    are not in-place (Opacus' per-sample-gradient hooks need that).
     """
 
     def __init__(  # noqa: PLR0913 - every part of the architecture is a keyword
@@ -119,7 +120,7 @@ class ResNetClassifier(_ChannelsLastInput):
         pixel_std: Any = 1.0,
     ) -> None:
         from opacus.validators import ModuleValidator  # noqa: PLC0415 - heavy, only here
-        from torchvision.models.resnet import BasicBlock, ResNet  # noqa: PLC0415
+        from torchvision.models.resnet import ResNet  # noqa: PLC0415
 
         super().__init__()
         self.in_channels = in_channels
@@ -130,7 +131,7 @@ class ResNetClassifier(_ChannelsLastInput):
             "small_input_stem": bool(small_input_stem),
             "pixel_mean": self.pixel_mean.tolist(), "pixel_std": self.pixel_std.tolist(),
         }
-        backbone = ResNet(BasicBlock, [2, 2, 2, 2], num_classes=num_classes)
+        backbone = ResNet(_BasicBlock, [2, 2, 2, 2], num_classes=num_classes)
         # Rebuild stem and stages at the requested width and depth with torchvision's own
         # block builder (_make_layer); its defaults are base_width 64, depth [2, 2, 2, 2].
         backbone.inplanes = base_width
@@ -143,15 +144,52 @@ class ResNetClassifier(_ChannelsLastInput):
         stages = []
         for index, blocks in enumerate(blocks_per_stage):
             stages.append(backbone._make_layer(  # noqa: SLF001 - torchvision's block builder
-                BasicBlock, base_width * 2**index, blocks, stride=1 if index == 0 else 2))
+                _BasicBlock, base_width * 2**index, blocks, stride=1 if index == 0 else 2))
         for index in range(4):
             setattr(backbone, f"layer{index + 1}", stages[index] if index < len(stages)
                     else nn.Identity())
         backbone.fc = nn.Linear(base_width * 2 ** (len(stages) - 1), num_classes)
-        self.backbone = ModuleValidator.fix(backbone)
+        backbone.relu = nn.ReLU()  # not in-place (Opacus' per-sample hooks)
+        validator_log = logging.getLogger("opacus.validators.module_validator")
+        level = validator_log.level
+        validator_log.setLevel(logging.WARNING)  # one INFO line per replaced BatchNorm
+        try:
+            self.backbone = ModuleValidator.fix(backbone)
+        finally:
+            validator_log.setLevel(level)
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         return self.backbone(self.standardise(pixels))
+
+
+class _BasicBlock(nn.Module):
+    """torchvision's ``BasicBlock`` (same submodule names, so its ``resnet18`` state dicts
+    fit) with the residual sum written out of place (``out + identity``) and a ReLU that is
+    not in-place: Opacus' ``hooks`` per-sample-gradient mode forbids in-place updates of
+    hooked views. Built by torchvision's ``ResNet._make_layer``, hence its signature."""
+
+    expansion = 1
+
+    def __init__(  # noqa: PLR0913, PLR0917 - torchvision's block signature
+        self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None,
+        groups: int = 1, base_width: int = 64, dilation: int = 1,  # noqa: ARG002
+        norm_layer: type[nn.Module] | None = None,
+    ) -> None:
+        super().__init__()
+        norm_layer = norm_layer or nn.BatchNorm2d
+        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = norm_layer(planes)
+        self.relu = nn.ReLU()
+        self.conv2 = nn.Conv2d(planes, planes, 3, padding=1, bias=False)
+        self.bn2 = norm_layer(planes)
+        self.downsample = downsample
+        self.stride = stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + identity)
 
 
 def build_network(config: dict[str, Any]) -> SmallCNN | ResNetClassifier:
@@ -183,6 +221,9 @@ def network_from_parameters(
     weights of the local file ``weights_path`` (a state dict; tensors whose name and shape
     match are copied, loaded with ``weights_only=True``; nothing is downloaded)."""
     architecture = params.get("architecture", "small_cnn")
+    if architecture not in ARCHITECTURES:
+        build_network({"architecture": architecture, "num_classes": num_classes,
+                       "pixel_mean": pixel_mean, "pixel_std": pixel_std})  # raises, naming the key
     config: dict[str, Any] = {"architecture": architecture, "num_classes": num_classes,
                               "in_channels": in_channels, "pixel_mean": pixel_mean,
                               "pixel_std": pixel_std}
