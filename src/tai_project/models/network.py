@@ -49,7 +49,8 @@ class _ChannelsLastInput(nn.Module):
                 f"got {tuple(pixels.shape)}"
             )
         standardised = (pixels.float() - self.pixel_mean) / self.pixel_std
-        return standardised.permute(0, 3, 1, 2).contiguous()
+        # plain NCHW strides (a one-channel permute would look channels-last to the conv)
+        return standardised.permute(0, 3, 1, 2).clone(memory_format=torch.contiguous_format)
 
 
 class SmallCNN(_ChannelsLastInput):
