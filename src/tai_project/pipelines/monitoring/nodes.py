@@ -352,16 +352,21 @@ def _fmt(estimate: dict[str, float] | None) -> str:
 
 def plot_feature_drift(reference_scores: dict[str, Any], batch: dict[str, np.ndarray],
                        batch_name: str) -> Figure:
-    """Return histograms of each per-image statistic: reference against the batch."""
+    """Return histograms of each per-image statistic (per channel too for colour images):
+    reference against the batch."""
     reference = trust_drift.image_statistics(reference_scores["reference"]["pixels"])
     current = trust_drift.image_statistics(batch["pixels"])
-    figure, axes = plt.subplots(1, len(reference), figsize=(3 * len(reference), 3))
-    for axis, feature in zip(np.atleast_1d(axes), reference):
+    columns = min(len(reference), 6)  # colour images add per-channel rows
+    rows = -(-len(reference) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(3 * columns, 3 * rows), squeeze=False)
+    for axis in axes.ravel()[len(reference):]:
+        axis.axis("off")
+    for axis, feature in zip(axes.ravel(), reference):
         bins = np.histogram_bin_edges(np.r_[reference[feature], current[feature]], bins=30)
         axis.hist(reference[feature], bins=bins, density=True, alpha=0.5, label="reference")
         axis.hist(current[feature], bins=bins, density=True, alpha=0.5, label=batch_name)
         axis.set_title(f"pixel {feature}")
-    np.atleast_1d(axes)[0].legend(fontsize="small")
+    axes[0, 0].legend(fontsize="small")
     figure.tight_layout()
     return figure
 
