@@ -44,8 +44,8 @@ def _network(data: dict[str, np.ndarray], setup: dict[str, Any]) -> SmallCNN:
     torch.manual_seed(0)
     return SmallCNN(num_classes=int(data["train_labels"].max()) + 1,
                     channels=tuple(setup["network"]["channels"]),
-                    groups=setup["network"]["groups"], pixel_mean=float(data["pixel_mean"]),
-                    pixel_std=float(data["pixel_std"]))
+                    groups=setup["network"]["groups"], pixel_mean=data["pixel_mean"].tolist(),
+                    pixel_std=data["pixel_std"].tolist())
 
 
 def _optimiser(network: nn.Module, dp: dict[str, Any]) -> torch.optim.Optimizer:

@@ -61,8 +61,8 @@ def _params() -> tuple[dict[str, Any], dict[str, Any]]:
 
 def _network(data: dict[str, np.ndarray], setup: dict[str, Any]) -> SmallCNN:
     return SmallCNN(num_classes=10, channels=tuple(setup["network"]["channels"]),
-                    groups=setup["network"]["groups"], pixel_mean=float(data["pixel_mean"]),
-                    pixel_std=float(data["pixel_std"]))
+                    groups=setup["network"]["groups"], pixel_mean=data["pixel_mean"].tolist(),
+                    pixel_std=data["pixel_std"].tolist())
 
 
 def _measure(network: torch.nn.Module, data: dict[str, np.ndarray], evaluation: dict[str, Any],

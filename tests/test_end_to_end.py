@@ -50,7 +50,7 @@ def test_default_run_is_tracked_registered_and_promoted(project):
     assert champion.version == client.get_model_version_by_alias(MODEL, "challenger").version
     assert champion.run_id == run.info.run_id and champion.tags["trust_gate"] == "passed"
     model = mlflow.pyfunc.load_model(f"models:/{MODEL}@champion")
-    assert model.metadata.get_input_schema().inputs[0].shape == (-1, 8, 8)
+    assert model.metadata.get_input_schema().inputs[0].shape == (-1, 8, 8, 1)  # channels-last
     pixels = np.load(project / "data" / "05_model_input" / "model_input.npz")["test_pixels"][:4]
     prediction = model.predict(pixels.astype(np.float32))
     assert {"label", "confidence"} <= set(prediction.columns) and len(prediction) == 4

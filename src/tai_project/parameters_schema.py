@@ -123,12 +123,12 @@ class Severities(_Section):
     """Corrupted copies of the test split; a corruption left out is not made. Add a
     corruption here with one line (its levels' type)."""
 
-    # the default None is never validated: a key left out is fine, an explicit null is not
-    gaussian_noise: Levels = None        # noise std, multiples of the training noise profile
-    gaussian_blur: Levels = None         # blur sigma, pixels
-    contrast: Levels = None              # contrast factor
-    site_shift: Annotated[list[Annotated[list[NonNegativeFloat], Field(min_length=2, max_length=2)]],
-                          Field(min_length=1)] = None   # [contrast factor, sensor-noise std]
+    # a key left out or null: that corruption is not made
+    gaussian_noise: Levels | None = None        # noise std, multiples of the training noise profile
+    gaussian_blur: Levels | None = None         # blur sigma, pixels
+    contrast: Levels | None = None              # contrast factor
+    acquisition_shift: Annotated[list[Annotated[list[NonNegativeFloat], Field(min_length=2, max_length=2)]],
+                                 Field(min_length=1)] | None = None   # [contrast factor, sensor-noise std]
 
 
 class Perturbations(_Section):
@@ -156,9 +156,18 @@ class DataEngineering(_Section):
 
 
 # --- parameters/model_engineering.yml ------------------------------------------------------
+class ResNet(_Section):
+    base_width: PositiveInt
+    blocks_per_stage: Annotated[list[PositiveInt], Field(min_length=1, max_length=4)]
+    small_input_stem: bool
+
+
 class Network(_Section):
+    architecture: Literal["small_cnn", "resnet18"] = "small_cnn"
     channels: Annotated[list[PositiveInt], Field(min_length=1)]
     groups: PositiveInt
+    resnet: ResNet | None = None
+    weights_path: str | None = None
 
     @model_validator(mode="after")
     def _group_norm(self) -> Network:

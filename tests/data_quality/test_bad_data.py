@@ -69,7 +69,7 @@ def _first(raw: Path, row: int = 0) -> tuple[str, Path]:
 def test_clean_copy_passes(raw: Path) -> None:
     images, metadata = _load(raw)
     pixels, _, statistics, docs = load_images(images, metadata, SCHEMA, QUALITY)
-    assert pixels["pixels"].shape == (len(metadata), 8, 8)
+    assert pixels["pixels"].shape == (len(metadata), 8, 8, 1)  # channels-last
     assert statistics["decode_ok"].all() and docs.count("<iframe") == 3
 
 

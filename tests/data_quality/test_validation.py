@@ -33,10 +33,21 @@ def test_image_statistics_match_numpy() -> None:
     assert good["pixel_min"] == 0 and good["pixel_max"] == 189
     assert good["pixel_mean"] == pytest.approx(array.mean())
     assert good["nan_pixels"] == 0 and bool(good["decode_ok"])
-    np.testing.assert_array_equal(pixels["a.png"], array)
+    np.testing.assert_array_equal(pixels["a.png"], array[..., None])  # channels-last
     bad = table.set_index("path").loc["b.png"]
     assert not bad["decode_ok"] and bad["decode_error"].startswith("UnidentifiedImageError")
     assert "b.png" not in pixels
+
+
+def test_image_statistics_decode_rgb_channels_last() -> None:
+    array = np.zeros((6, 5, 3), dtype=np.uint8)
+    array[..., 0], array[..., 2] = 200, 50
+    table, pixels = image_statistics({"c.png": lambda: _png(array, "RGB")})
+    row = table.iloc[0]
+    assert (row["height"], row["width"], row["channels"], row["mode"]) == (6, 5, 3, "RGB")
+    assert pixels["c.png"].shape == (6, 5, 3)
+    np.testing.assert_array_equal(pixels["c.png"][0, 0], [200, 0, 50])
+    assert row["pixel_mean"] == pytest.approx(250 / 3)
 
 
 def test_label_text_spells_float_labels_as_integers() -> None:

@@ -12,6 +12,7 @@ from tai_project.datasets.default_data import render_digits
 from tai_project.models.network import SmallCNN
 from tai_project.models.training import TrainingConfig, train_network
 from tai_project.trust.robustness import (
+    acquisition_shift,
     adversarial_robustness,
     contrast,
     fgsm,
@@ -19,7 +20,6 @@ from tai_project.trust.robustness import (
     gaussian_noise,
     noise_sigma,
     pgd,
-    site_shift,
     summarise_corruptions,
 )
 
@@ -96,7 +96,7 @@ def test_site_shift_is_the_default_data_shift() -> None:
                                 max_images=50)
     shifted_data, _, _ = render_digits(seed=1, site_b_fraction=1.0, contrast=0.6, noise_std=0.0,
                                        max_images=50)
-    ours = site_shift(clean, factor=0.6, noise_std=0.0, rng=np.random.default_rng(0),
+    ours = acquisition_shift(clean, factor=0.6, noise_std=0.0, rng=np.random.default_rng(0),
                       pixel_range=RANGE)
     assert np.abs(ours - shifted_data).max() <= 1.0  # the exported images are rounded to uint8
 

@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from tai_project.image_layout import channels_last
+
 logger = logging.getLogger(__name__)
 
 PROGRESS_SECONDS = 5.0
@@ -27,7 +29,8 @@ def image_statistics(
     images: Mapping[str, Callable[[], bytes | Image.Image]],
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """Return a table with one row per image file (columns ``STATISTICS_COLUMNS``) and the
-    decoded pixel arrays of the files that decode, by path.
+    decoded pixel arrays of the files that decode, by path, channels-last ``(height, width,
+    channels)`` (a grayscale image has one channel; ``mode`` and ``channels`` are PIL's).
 
     A loader may give the encoded bytes (``file_size`` is then their length) or a PIL image
     (``file_size`` is missing). Bytes are checked with ``Image.verify()`` (chunk structure,
@@ -53,7 +56,7 @@ def image_statistics(
             row["decode_error"] = f"{type(exc).__name__}: {message}"
             rows.append(row)
             continue
-        array = np.asarray(loaded)
+        array = channels_last(np.asarray(loaded))
         values = array.astype(np.float64)
         row.update(
             decode_ok=True, mode=loaded.mode, channels=len(loaded.getbands()),
@@ -84,3 +87,12 @@ def pixel_moments(pixels: np.ndarray, *, chunk_size: int = 4096) -> tuple[float,
         return float("nan"), float("nan")
     mean = total / count
     return mean, float(np.sqrt(max(squares / count - mean**2, 0.0)))
+
+
+def channel_moments(pixels: np.ndarray, *, chunk_size: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    """Return the per-channel mean and (population) standard deviation, shape ``(channels,)``
+    each, of channels-last ``pixels`` ``(n, height, width, channels)``: ``pixel_moments`` of
+    each channel (chunked, float64), so a grayscale set gives exactly its ``pixel_moments``."""
+    moments = [pixel_moments(pixels[..., channel], chunk_size=chunk_size)
+               for channel in range(np.shape(pixels)[-1])]
+    return np.array([m for m, _ in moments]), np.array([s for _, s in moments])

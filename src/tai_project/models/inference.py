@@ -21,6 +21,11 @@ REFER = "REFER_TO_HUMAN"
 class ImageClassifierModel(mlflow.pyfunc.PythonModel):
     """Preprocessing and network in one model: the network standardises its own input.
 
+    Input: a float32 tensor of raw pixels, channels-last ``(n, height, width, channels)``
+    (channels = 1 for grayscale, 3 for RGB), in the units of the training images; the MLflow
+    signature records that shape (``image_shape`` in the policy is ``[height, width,
+    channels]``).
+
     Artifacts: ``network`` (a checkpoint written by ``save_checkpoint``), ``labels`` (a JSON
     list mapping class index to label) and optionally ``policy`` (JSON: ``temperature`` that
     divides the logits, ``confidence_threshold`` below which a case is referred to a human,

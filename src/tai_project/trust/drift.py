@@ -12,13 +12,17 @@ IMAGE_STATISTICS = ("mean", "std", "min", "max", "p10", "p90")
 
 
 def image_statistics(pixels: np.ndarray) -> dict[str, np.ndarray]:
-    """Return per-image summary statistics of an ``(n, height, width)`` pixel array.
+    """Return per-image summary statistics of an ``(n, height, width)`` or channels-last
+    ``(n, height, width, channels)`` pixel array.
 
-    Keys are ``IMAGE_STATISTICS``; each value has one entry per image.
+    Keys are ``IMAGE_STATISTICS`` (over every value of the image); with more than one
+    channel also ``mean_channel<c>`` and ``std_channel<c>`` per channel (a colour cast moves
+    one channel's mean). Each value has one entry per image.
     """
-    flat = np.asarray(pixels, dtype=np.float64).reshape(len(pixels), -1)
+    array = np.asarray(pixels, dtype=np.float64)
+    flat = array.reshape(len(array), -1)
     p10, p90 = np.percentile(flat, [10, 90], axis=1)
-    return {
+    statistics = {
         "mean": flat.mean(axis=1),
         "std": flat.std(axis=1),
         "min": flat.min(axis=1),
@@ -26,6 +30,12 @@ def image_statistics(pixels: np.ndarray) -> dict[str, np.ndarray]:
         "p10": p10,
         "p90": p90,
     }
+    if array.ndim == 4 and array.shape[-1] > 1:  # noqa: PLR2004 - channels-last colour
+        planes = array.reshape(len(array), -1, array.shape[-1])
+        for channel in range(array.shape[-1]):
+            statistics[f"mean_channel{channel}"] = planes[..., channel].mean(axis=1)
+            statistics[f"std_channel{channel}"] = planes[..., channel].std(axis=1)
+    return statistics
 
 
 @dataclass(frozen=True)

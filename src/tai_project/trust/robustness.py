@@ -1,7 +1,9 @@
 """Robustness: image noise profile, common corruptions, and FGSM / PGD adversarial attacks.
 
-Pixels are floats in the units of the training images (0-255 for 8-bit images); the
-networks of this project standardise their own input, so attacks work in pixel units too.
+Pixels are floats in the units of the training images (0-255 for 8-bit images), channels-last
+``(n, height, width, channels)`` (single-channel ``(n, height, width)`` works too); the
+networks of this project standardise their own input, so attacks work in pixel units too and
+clip every channel to ``pixel_range``.
 """
 
 from __future__ import annotations
@@ -18,44 +20,56 @@ _IMMERKAER_KERNEL = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.flo
 
 
 def noise_sigma(pixels: np.ndarray) -> np.ndarray:
-    """Return a per-image Gaussian-noise standard deviation estimate, shape ``(n,)``.
+    """Return a per-image, per-channel Gaussian-noise standard deviation estimate: shape
+    ``(n, channels)`` for channels-last ``(n, height, width, channels)`` pixels, ``(n,)`` for
+    single-channel ``(n, height, width)`` ones.
 
     Immerkaer 1996, "Fast Noise Variance Estimation": ``sqrt(pi/2) / (6 (W-2)(H-2)) *
-    sum |I * N|`` with ``N`` the difference of two Laplacians. On very small images the
-    estimate also contains edge energy, so compare it between data sets, not with a true σ.
+    sum |I * N|`` with ``N`` the difference of two Laplacians, computed on each channel
+    separately. On very small images the estimate also contains edge energy, so compare it
+    between data sets, not with a true sigma.
     """
-    height, width = np.shape(pixels)[1:3]
+    array = np.asarray(pixels)
+    planes = array[..., np.newaxis] if array.ndim == 3 else array  # noqa: PLR2004
+    height, width = planes.shape[1:3]
     scale = np.sqrt(np.pi / 2) / (6 * (width - 2) * (height - 2))
-    return np.array([  # one image at a time in float64: no float copy of the whole set
-        scale * np.abs(convolve2d(np.asarray(image, dtype=np.float64), _IMMERKAER_KERNEL,
-                                  mode="valid")).sum()
-        for image in pixels
-    ])
+    sigma = np.array([  # one image plane at a time in float64: no float copy of the whole set
+        [scale * np.abs(convolve2d(np.asarray(image[..., channel], dtype=np.float64),
+                                   _IMMERKAER_KERNEL, mode="valid")).sum()
+         for channel in range(planes.shape[-1])]
+        for image in planes
+    ]).reshape(len(planes), planes.shape[-1])
+    return sigma[:, 0] if array.ndim == 3 else sigma  # noqa: PLR2004
 
 
 def gaussian_noise(
-    pixels: np.ndarray, *, std: float, rng: np.random.Generator, pixel_range: tuple[float, float]
+    pixels: np.ndarray, *, std: float | np.ndarray, rng: np.random.Generator,
+    pixel_range: tuple[float, float],
 ) -> np.ndarray:
-    """Return ``clip(x + N(0, std))`` (Hendrycks & Dietterich 2019, "gaussian_noise")."""
+    """Return ``clip(x + N(0, std))`` (Hendrycks & Dietterich 2019, "gaussian_noise"); ``std``
+    is one number or one per channel (the last axis of channels-last pixels)."""
     noisy = np.asarray(pixels, dtype=np.float64) + rng.normal(0.0, std, size=np.shape(pixels))
     return np.clip(noisy, *pixel_range)
 
 
 def gaussian_blur(pixels: np.ndarray, *, sigma: float) -> np.ndarray:
-    """Return each image blurred by a Gaussian of ``sigma`` pixels (scipy.ndimage, reflect
-    borders; Hendrycks & Dietterich 2019, "gaussian_blur")."""
-    return gaussian_filter(np.asarray(pixels, dtype=np.float64), sigma=(0, sigma, sigma))
+    """Return each image blurred by a Gaussian of ``sigma`` pixels, each channel on its own
+    (scipy.ndimage, reflect borders; Hendrycks & Dietterich 2019, "gaussian_blur"); pixels
+    ``(n, height, width)`` or channels-last ``(n, height, width, channels)``."""
+    images = np.asarray(pixels, dtype=np.float64)
+    spatial = (0, sigma, sigma) + (0,) * (images.ndim - 3)
+    return gaussian_filter(images, sigma=spatial)
 
 
 def contrast(pixels: np.ndarray, *, factor: float) -> np.ndarray:
-    """Return ``mean + factor * (x - mean)`` per image: contrast reduced for ``factor < 1``
-    (Hendrycks & Dietterich 2019, "contrast")."""
+    """Return ``mean + factor * (x - mean)`` per image and channel (the mean over height and
+    width): contrast reduced for ``factor < 1`` (Hendrycks & Dietterich 2019, "contrast")."""
     images = np.asarray(pixels, dtype=np.float64)
     mean = images.mean(axis=(1, 2), keepdims=True)
     return mean + factor * (images - mean)
 
 
-def site_shift(
+def acquisition_shift(
     pixels: np.ndarray,
     *,
     factor: float,
@@ -63,9 +77,10 @@ def site_shift(
     rng: np.random.Generator,
     pixel_range: tuple[float, float],
 ) -> np.ndarray:
-    """Return the simulated acquisition-site shift: ``factor * x + (1 - factor) * mid + N(0,
-    noise_std)``, clipped, with ``mid`` the middle of ``pixel_range`` (the shift of the
-    default data's site B, see ``tai_project.datasets.default_data``)."""
+    """Return a simulated acquisition shift (another device or site): ``factor * x + (1 -
+    factor) * mid + N(0, noise_std)``, clipped, with ``mid`` the middle of ``pixel_range``
+    (lower contrast plus sensor noise; the shift of the default data's minority group, see
+    ``tai_project.datasets.default_data``). Works on any channel layout."""
     mid = (pixel_range[0] + pixel_range[1]) / 2
     images = np.asarray(pixels, dtype=np.float64)
     shifted = factor * images + (1 - factor) * mid + rng.normal(0.0, noise_std, size=images.shape)

@@ -73,8 +73,9 @@ def attribute(
     n_steps: int,
     internal_batch_size: int | None = None,
 ) -> np.ndarray:
-    """Return Captum attributions of the ``targets`` logits to each input pixel, same shape
-    as ``pixels``.
+    """Return Captum attributions of the ``targets`` logits to each input value, same shape
+    as ``pixels`` (channels-last: one attribution per pixel and channel; sum over the last
+    axis for one value per pixel).
 
     ``method``: ``integrated_gradients`` (Sundararajan et al. 2017; straight path from a
     constant ``baseline`` image, ``n_steps`` Gauss-Legendre steps), ``saliency`` (absolute
@@ -129,14 +130,15 @@ def deletion_curve(
     """Return the deletion curve of ``attributions`` and of a random pixel order.
 
     For each fraction ``f``, the ``round(f * n_pixels)`` pixels with the highest attribution
-    are set to ``baseline`` and the drop ``p(target | x) - p(target | x_deleted)`` is
-    averaged over the images (the deletion metric of Petsiuk et al. 2018, RISE; Samek et
+    (summed over the channels of channels-last ``(n, height, width, channels)`` pixels) are
+    set to ``baseline`` in every channel and the drop ``p(target | x) - p(target | x_deleted)``
+    is averaged over the images (the deletion metric of Petsiuk et al. 2018, RISE; Samek et
     al. 2017 call it pixel flipping). The random baseline averages ``n_random`` random
     orders per image. Areas are trapezoids over ``fractions``.
     """
     pixels = np.asarray(pixels, dtype=np.float32)
-    flat = pixels.reshape(len(pixels), -1)
-    order = np.argsort(-np.asarray(attributions).reshape(len(pixels), -1), axis=1, kind="stable")
+    scores, flat = _per_pixel(np.asarray(attributions)), _per_pixel_planes(pixels)
+    order = np.argsort(-scores.reshape(len(pixels), -1), axis=1, kind="stable")
     rng = np.random.default_rng(random_state)
     random_orders = [rng.permuted(np.tile(np.arange(flat.shape[1]), (len(flat), 1)), axis=1)
                      for _ in range(n_random)]
@@ -176,7 +178,7 @@ def _deleted_probability(
     shape: tuple[int, ...],
 ) -> np.ndarray:
     deleted = flat.copy()
-    np.put_along_axis(deleted, order[:, :count], baseline, axis=1)
+    np.put_along_axis(deleted, order[:, :count, np.newaxis], baseline, axis=1)
     return _target_probability(network, deleted, targets, shape)
 
 
@@ -189,12 +191,24 @@ def _target_probability(
     return probabilities[np.arange(len(flat)), np.asarray(targets)]
 
 
+def _per_pixel(attributions: np.ndarray) -> np.ndarray:
+    """``(n, height, width, channels)`` -> summed over channels; ``(n, height, width)`` as is."""
+    return attributions.sum(axis=-1) if attributions.ndim == 4 else attributions  # noqa: PLR2004
+
+
+def _per_pixel_planes(pixels: np.ndarray) -> np.ndarray:
+    """Return pixels as ``(n, height * width, channels)`` (one channel for 3-D input)."""
+    planes = pixels[..., np.newaxis] if pixels.ndim == 3 else pixels  # noqa: PLR2004
+    return planes.reshape(len(planes), -1, planes.shape[-1])
+
+
 def class_attribution_map(
     attributions: np.ndarray, labels: np.ndarray, *, n_classes: int
 ) -> np.ndarray:
-    """Return the mean absolute attribution per class, shape ``(n_classes, height, width)``;
-    NaN for a class without images (a global view, as in Captum's tutorials)."""
-    magnitude = np.abs(np.asarray(attributions, dtype=np.float64))
+    """Return the mean absolute attribution per class, shape ``(n_classes, height, width)``,
+    of the attributions summed over the channels of channels-last input; NaN for a class
+    without images (a global view, as in Captum's tutorials)."""
+    magnitude = np.abs(_per_pixel(np.asarray(attributions, dtype=np.float64)))
     result = np.full((n_classes, *magnitude.shape[1:]), np.nan)
     for label in range(n_classes):
         if np.any(labels == label):

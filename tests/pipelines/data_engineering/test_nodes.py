@@ -52,7 +52,7 @@ def test_split_fractions_must_sum_to_one(metadata):
 
 def test_model_input_aligns_pixels_labels_and_uses_train_statistics(metadata):
     rng = np.random.default_rng(1)
-    pixels = rng.integers(0, 256, size=(len(metadata), 8, 8), dtype=np.uint8)
+    pixels = rng.integers(0, 256, size=(len(metadata), 8, 8, 1), dtype=np.uint8)
     images = {"pixels": pixels, "image_id": metadata["image_id"].to_numpy()[::-1].copy()}
     images["pixels"] = pixels[::-1].copy()  # image order differs from metadata order
     table = split_dataset(metadata, FRACTIONS, SCHEMA, seed=1)
@@ -63,5 +63,6 @@ def test_model_input_aligns_pixels_labels_and_uses_train_statistics(metadata):
         np.testing.assert_array_equal(arrays[f"{name}_pixels"], pixels[rows])
         np.testing.assert_array_equal(arrays[f"{name}_labels"], metadata["label"].astype(int)[rows])
         np.testing.assert_array_equal(arrays[f"{name}_groups"], metadata["site"].to_numpy()[rows])
-    assert float(arrays["pixel_mean"]) == pytest.approx(arrays["train_pixels"].mean())
-    assert float(arrays["pixel_std"]) == pytest.approx(arrays["train_pixels"].std())
+    assert arrays["pixel_mean"].shape == (1,)  # one per channel
+    assert float(arrays["pixel_mean"][0]) == pytest.approx(arrays["train_pixels"].mean())
+    assert float(arrays["pixel_std"][0]) == pytest.approx(arrays["train_pixels"].std())

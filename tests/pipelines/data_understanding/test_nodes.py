@@ -48,10 +48,10 @@ def _first(raw):
 
 def test_clean_data_loads_in_metadata_order(raw):
     images, metadata = _load(raw)
-    assert images["pixels"].shape == (40, 8, 8) and images["pixels"].dtype == np.uint8
+    assert images["pixels"].shape == (40, 8, 8, 1) and images["pixels"].dtype == np.uint8
     assert list(images["image_id"]) == list(metadata["image_id"])
     first = metadata.iloc[0]
-    expected = np.asarray(Image.open(raw / "images" / first["path"]))
+    expected = np.asarray(Image.open(raw / "images" / first["path"]))[..., None]  # channels-last
     np.testing.assert_array_equal(images["pixels"][0], expected)
     assert metadata["label"].map(type).eq(str).all()
 

@@ -56,7 +56,7 @@ def test_regression_failure_names_the_bound_and_the_rollback():
     assert "make rollback" in str(error.value)
 
 
-SCHEMA = {"classes": [0, 1], "image_height": 8, "image_width": 8, "pixel_range": [0, 255]}
+SCHEMA = {"classes": [0, 1], "image_height": 8, "image_width": 8, "image_mode": "L", "pixel_range": [0, 255]}
 RELEASE = {"input_example_size": 2, "tagged_metrics": ["accuracy"],
            "human_approval_required": True, "max_batch_size": 10}
 REQUIREMENTS = shipped_requirements(**{"reliability.min_accuracy": 0.95})
@@ -77,7 +77,7 @@ def test_release_carries_verdict_tags_and_example():
     assert release.tags == {"failed_requirements": "min_accuracy", "accuracy": "0.9100",
                             "data_version": "abc.dir", "git_commit": "deadbeef", "git_dirty": "false"}
     assert release.failures == ["reliability.min_accuracy: measured 0.9100, required >= 0.95"]
-    assert release.input_limits == {"image_shape": [8, 8], "pixel_range": [0, 255], "max_batch_size": 10}
+    assert release.input_limits == {"image_shape": [8, 8, 1], "pixel_range": [0, 255], "max_batch_size": 10}
     assert release.input_example.shape == (2, 8, 8) and release.input_example.dtype == np.float32
     assert release.labels == [0, 1]
     assert release.evidence == {k: evidence[k] for k in ("data_sha256", "requirements_sha256")}

@@ -34,7 +34,8 @@ def test_train_classifier_stores_train_statistics_in_the_network():
         "validation_labels": rng.integers(0, 3, 16),
         "pixel_mean": np.array(101.5), "pixel_std": np.array(20.0),
     }
-    network, history, budget = train_classifier(model_input, PARAMS, {"classes": [0, 1, 2]}, seed=3)
+    schema = {"classes": [0, 1, 2], "image_mode": "L"}
+    network, history, budget = train_classifier(model_input, PARAMS, schema, seed=3)
     assert budget["epsilon"] == float("inf")  # no privacy section: non-private training
-    assert network.config["pixel_mean"] == 101.5 and network.config["num_classes"] == 3
+    assert network.config["pixel_mean"] == [101.5] and network.config["num_classes"] == 3
     assert [row["epoch"] for row in history] == [1, 2]

@@ -35,10 +35,10 @@ def _load(root, name):
 def test_labelled_and_unlabelled_batches_load(batches):
     labelled = _load(batches, "iid")
     table = pd.read_csv(batches / "iid" / "metadata.csv")
-    assert labelled["pixels"].shape == (12, 8, 8) and labelled["pixels"].dtype == np.uint8
+    assert labelled["pixels"].shape == (12, 8, 8, 1) and labelled["pixels"].dtype == np.uint8
     np.testing.assert_array_equal(labelled["labels"], table["label"])
-    np.testing.assert_array_equal(
-        labelled["pixels"][3], np.asarray(Image.open(batches / "iid" / "images" / table["path"][3])))
+    decoded = np.asarray(Image.open(batches / "iid" / "images" / table["path"][3]))
+    np.testing.assert_array_equal(labelled["pixels"][3], decoded[..., None])  # channels-last
     unlabelled = _load(batches, "iid_unlabelled")
     assert "labels" not in unlabelled and len(unlabelled["groups"]) == 12
 

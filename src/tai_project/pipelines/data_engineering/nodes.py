@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from tai_project import image_layout
 from tai_project.errors import DataValidationError
 from tai_project.lazy import lazy_module
 from tai_project.minimisation import refuse_forbidden_columns
@@ -105,8 +106,9 @@ def build_model_input(
     split_table: pd.DataFrame,
     data_schema: dict[str, Any],
 ) -> dict[str, np.ndarray]:
-    """Return arrays per split (``<split>_pixels``, ``_labels``, ``_groups``, ``_ids``) and the
-    training-split pixel mean and standard deviation (normalisation from train only).
+    """Return arrays per split (``<split>_pixels`` channels-last, ``_labels``, ``_groups``,
+    ``_ids``) and the training-split per-channel pixel mean and standard deviation, shape
+    ``(channels,)`` (normalisation from train only).
 
     Labels become class indices in the order of ``data_schema.classes``.
     """
@@ -122,19 +124,23 @@ def build_model_input(
         arrays[f"{name}_labels"] = labels.to_numpy()[rows].astype(np.int64)
         arrays[f"{name}_groups"] = groups[rows]
         arrays[f"{name}_ids"] = split_table["image_id"].to_numpy()[rows].astype(str)
-    mean, std = data_statistics.pixel_moments(arrays["train_pixels"])
-    arrays["pixel_mean"], arrays["pixel_std"] = np.array(mean), np.array(std)
+    arrays["pixel_mean"], arrays["pixel_std"] = data_statistics.channel_moments(arrays["train_pixels"])
     return arrays
 
 
 def profile_noise(model_input: dict[str, np.ndarray]) -> dict[str, Any]:
-    """Return the noise profile of the training split: Immerkaer's per-image noise estimate
-    summarised overall (``reference_sigma`` = median) and per group (median, p10, p90)."""
-    sigma = robustness.noise_sigma(model_input["train_pixels"])
+    """Return the noise profile of the training split: Immerkaer's per-image, per-channel
+    noise estimate summarised overall (``reference_sigma`` = median over images and
+    channels), per channel (``reference_sigma_by_channel``, medians) and per group (median,
+    p10, p90 of each image's channel mean)."""
+    by_channel = robustness.noise_sigma(model_input["train_pixels"]).reshape(
+        len(model_input["train_pixels"]), -1)
+    sigma = by_channel.mean(axis=1)
     groups = model_input["train_groups"]
     return {
         "method": "immerkaer_1996",
-        "reference_sigma": float(np.median(sigma)),
+        "reference_sigma": float(np.median(by_channel)),
+        "reference_sigma_by_channel": np.median(by_channel, axis=0).tolist(),
         "by_group": {
             str(group): {
                 "n_images": int(np.sum(groups == group)),
@@ -153,22 +159,28 @@ def make_perturbed_sets(
     data_schema: dict[str, Any],
     seed: int,
 ) -> dict[str, np.ndarray]:
-    """Return corrupted copies of the test split, ``<corruption>_<severity>`` (float32 pixels,
-    severity 1 = mildest), and their ``labels``.
+    """Return corrupted copies of the test split, ``<corruption>_<severity>`` (float32
+    channels-last pixels, severity 1 = mildest), and their ``labels``.
 
-    Gaussian-noise std is a multiple of the training ``reference_sigma`` (the noise profile);
-    blur sigma, contrast factor and the site shift's (factor, noise std) are given directly.
+    The corruption set is the keys of ``perturbations.severities`` (any subset of
+    ``gaussian_noise``, ``gaussian_blur``, ``contrast``, ``acquisition_shift``; a key whose
+    severities are null or empty is left out). Gaussian-noise
+    std is a multiple of the training noise profile, per channel
+    (``reference_sigma_by_channel``); blur sigma, contrast factor and the acquisition
+    shift's (contrast factor, noise std) are given directly.
     """
     rng = np.random.default_rng(seed)
     pixels, pixel_range = model_input["test_pixels"], tuple(data_schema["pixel_range"])
-    severities = perturbations["severities"]
+    severities = {name: levels for name, levels in perturbations["severities"].items() if levels}
+    reference_sigma = noise_profile.get("reference_sigma_by_channel",
+                                        noise_profile["reference_sigma"])
     corrupt = {
         "gaussian_noise": lambda level: robustness.gaussian_noise(
-            pixels, std=level * noise_profile["reference_sigma"], rng=rng, pixel_range=pixel_range
+            pixels, std=level * np.asarray(reference_sigma), rng=rng, pixel_range=pixel_range
         ),
         "gaussian_blur": lambda level: robustness.gaussian_blur(pixels, sigma=level),
         "contrast": lambda level: robustness.contrast(pixels, factor=level),
-        "site_shift": lambda level: robustness.site_shift(
+        "acquisition_shift": lambda level: robustness.acquisition_shift(
             pixels, factor=level[0], noise_std=level[1], rng=rng, pixel_range=pixel_range
         ),
     }
@@ -204,7 +216,8 @@ def extract_prototypes(
 
 
 def plot_prototypes(prototypes: dict[str, np.ndarray], data_schema: dict[str, Any]) -> Figure:
-    """Return a grid of the prototypes: one row per class, titled with group and cluster size."""
+    """Return a grid of the prototypes (RGB in colour, one channel in gray): one row per class,
+    titled with group and cluster size."""
     classes = np.unique(prototypes["labels"])
     per_class = max(int(np.sum(prototypes["labels"] == c)) for c in classes)
     figure, axes = plt.subplots(
@@ -215,7 +228,9 @@ def plot_prototypes(prototypes: dict[str, np.ndarray], data_schema: dict[str, An
     for row, label in enumerate(classes):
         for column, index in enumerate(np.flatnonzero(prototypes["labels"] == label)):
             axis = axes[row, column]
-            axis.imshow(prototypes["pixels"][index], cmap="gray", vmin=0, vmax=255)
+            image, style = image_layout.displayable(prototypes["pixels"][index],
+                                                    tuple(data_schema["pixel_range"]))
+            axis.imshow(image, **style)
             axis.set_title(
                 f"{data_schema['classes'][label]}: {prototypes['groups'][index]}, "
                 f"n={prototypes['cluster_sizes'][index]}",

@@ -11,6 +11,7 @@ import pandas as pd
 from PIL import Image
 
 from tai_project.errors import DataValidationError
+from tai_project.image_layout import image_channels
 from tai_project.lazy import lazy_module
 from tai_project.minimisation import refuse_forbidden_columns
 from tai_project.trust.requirements import parse_requirements
@@ -56,15 +57,18 @@ def load_images(
     data_schema: dict[str, Any],
     data_quality: dict[str, Any] | None = None,
 ) -> tuple[dict[str, np.ndarray], pd.DataFrame, pd.DataFrame, str]:
-    """Return the decoded images (``pixels``, ``image_id``, in metadata order), the metadata
+    """Return the decoded images (``pixels``: uint8, channels-last ``(n, height, width,
+    channels)``; ``image_id``, in metadata order), the metadata
     with ``label`` as text (``"3"``, the spelling ``data_schema.classes`` is compared in), the
     per-image statistics table and the Great Expectations data docs (HTML).
 
     The Great Expectations suites on the metadata, the image statistics and the class x
     group counts (``data_quality`` thresholds) must all pass; otherwise
     ``DataValidationError`` lists every failed expectation with its column, the observed
-    value and the offending files or rows.
+    value and the offending files or rows. An ``image_mode`` other than L or RGB raises
+    ``ParameterError`` before any file is read.
     """
+    image_channels(data_schema)
     statistics, pixels_by_path = data_statistics.image_statistics(raw_images)
     validations = data_checks.validate_tables(
         suites.raw_data_checks(raw_metadata, statistics, data_schema, data_quality)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tai_project import image_layout
 from tai_project.errors import EvidenceError, TrustGateError
 from tai_project.evidence import RERUN, evidence_mismatches, measure_evidence
 from tai_project.lazy import lazy_module
@@ -55,7 +56,7 @@ def prepare_release(  # noqa: PLR0913, PLR0917 - a Kedro node takes its inputs b
         **{key: str(lineage[key]) for key in ("data_version", "git_commit", "git_dirty")
            if key in lineage},
     }
-    shape = [data_schema["image_height"], data_schema["image_width"]]
+    shape = image_layout.image_shape(data_schema)  # [height, width, channels]: channels-last
     return model_registry.ModelRelease(
         network=network,
         labels=list(data_schema["classes"]),

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tai_project.errors import ParameterError
+from tai_project.image_layout import image_channels
 from tai_project.lazy import lazy_module
 from tai_project.pipelines.tracking import as_metric_history
 
@@ -31,7 +32,9 @@ def train_classifier(
     data_schema: dict[str, Any],
     seed: int,
 ) -> tuple[SmallCNN, list[dict[str, float]], dict[str, Any]]:
-    """Return the trained network (best validation epoch), its per-epoch history and the
+    """Return the trained network (``params.network.architecture``: ``small_cnn`` or
+    ``resnet18``; input channels from ``data_schema.image_mode``; best validation epoch),
+    its per-epoch history and the
     privacy budget spent: DP-SGD when ``params.privacy.enabled`` (epsilon per epoch in the
     history), else the non-private loop and an infinite epsilon.
 
@@ -41,12 +44,12 @@ def train_classifier(
     """
     mitigation = params.get("fairness_mitigation", "none")
     training.seed_everything(seed)
-    network = networks.SmallCNN(
+    network = networks.network_from_parameters(
+        params["network"],
         num_classes=len(data_schema["classes"]),
-        channels=tuple(params["network"]["channels"]),
-        groups=params["network"]["groups"],
-        pixel_mean=float(model_input["pixel_mean"]),
-        pixel_std=float(model_input["pixel_std"]),
+        in_channels=image_channels(data_schema),
+        pixel_mean=np.asarray(model_input["pixel_mean"], dtype=np.float64).tolist(),
+        pixel_std=np.asarray(model_input["pixel_std"], dtype=np.float64).tolist(),
     )
     train = (model_input["train_pixels"], model_input["train_labels"])
     validation = (model_input["validation_pixels"], model_input["validation_labels"])

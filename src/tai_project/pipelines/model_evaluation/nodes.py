@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from tai_project import image_layout
 from tai_project.errors import ParameterError
 from tai_project.evidence import measure_evidence
 from tai_project.lazy import lazy_module
@@ -642,21 +643,23 @@ def _attribution_grid(
         squeeze=False,
     )
     for axis_row, row in zip(axes, rows):
-        image = attributions[f"{subset}_pixels"][row]
-        axis_row[0].imshow(image, cmap="gray", vmin=0, vmax=255)
+        image, style = image_layout.displayable(attributions[f"{subset}_pixels"][row],
+                                                tuple(data_schema["pixel_range"]))
+        axis_row[0].imshow(image, **style)
         axis_row[0].set_title(
             f"true {classes[attributions[f'{subset}_labels'][row]]}, "
             f"pred {classes[attributions[f'{subset}_predictions'][row]]}", fontsize=8)
         for axis, method in zip(axis_row[1:], methods):
-            values = attributions[f"{subset}_{method}"][row]
+            values = image_layout.per_pixel(attributions[f"{subset}_{method}"][row])
             limit = float(np.abs(values).max()) or 1.0
-            axis.imshow(image, cmap="gray", vmin=0, vmax=255)
+            axis.imshow(image, **style)
             axis.imshow(values, cmap="bwr", vmin=-limit, vmax=limit, alpha=0.6)
             axis.set_title(method.replace("_", " "), fontsize=8)
     for axis in axes.ravel():
         axis.axis("off")
     figure.suptitle(
-        f"Attributions towards the true class ({subset} images; red = for, blue = against)"
+        f"Attributions towards the true class ({subset} images; summed over channels; "
+        "red = for, blue = against)"
     )
     figure.tight_layout()
     return figure

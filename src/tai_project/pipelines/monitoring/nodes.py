@@ -15,6 +15,7 @@ import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
 from tai_project.errors import DataValidationError, ParameterError
+from tai_project.image_layout import channels_last
 from tai_project.lazy import lazy_module
 from tai_project.pipelines.tracking import as_metric_history
 
@@ -40,7 +41,8 @@ def load_production_batch(
     batch_name: str,
     data_schema: dict[str, Any],
 ) -> dict[str, np.ndarray]:
-    """Return the batch ``batch_name`` as arrays: ``pixels`` (uint8, n x height x width),
+    """Return the batch ``batch_name`` as arrays: ``pixels`` (uint8, channels-last
+    ``(n, height, width, channels)``),
     ``ids``, and ``labels`` (class index) / ``groups`` when its metadata.csv has ``label`` /
     the group column. Raises ``DataValidationError`` naming the file for a missing or empty
     batch, an unknown label, a missing, corrupt or wrongly shaped image."""
@@ -95,7 +97,7 @@ def _decode(images: dict[str, Callable[[], bytes]], batch: str, path: str,
             f"{size[0]}x{size[1]} mode {mode} (data_schema in conf/base/parameters.yml). "
             "Resize/convert the image as the training images were, or remove it from the batch."
         )
-    return np.asarray(image, dtype=np.uint8)
+    return channels_last(np.asarray(image, dtype=np.uint8))
 
 
 def _class_indices(labels: pd.Series, classes: list[Any], where: str) -> np.ndarray:
@@ -350,16 +352,21 @@ def _fmt(estimate: dict[str, float] | None) -> str:
 
 def plot_feature_drift(reference_scores: dict[str, Any], batch: dict[str, np.ndarray],
                        batch_name: str) -> Figure:
-    """Return histograms of each per-image statistic: reference against the batch."""
+    """Return histograms of each per-image statistic (per channel too for colour images):
+    reference against the batch."""
     reference = trust_drift.image_statistics(reference_scores["reference"]["pixels"])
     current = trust_drift.image_statistics(batch["pixels"])
-    figure, axes = plt.subplots(1, len(reference), figsize=(3 * len(reference), 3))
-    for axis, feature in zip(np.atleast_1d(axes), reference):
+    columns = min(len(reference), 6)  # colour images add per-channel rows
+    rows = -(-len(reference) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(3 * columns, 3 * rows), squeeze=False)
+    for axis in axes.ravel()[len(reference):]:
+        axis.axis("off")
+    for axis, feature in zip(axes.ravel(), reference):
         bins = np.histogram_bin_edges(np.r_[reference[feature], current[feature]], bins=30)
         axis.hist(reference[feature], bins=bins, density=True, alpha=0.5, label="reference")
         axis.hist(current[feature], bins=bins, density=True, alpha=0.5, label=batch_name)
         axis.set_title(f"pixel {feature}")
-    np.atleast_1d(axes)[0].legend(fontsize="small")
+    axes[0, 0].legend(fontsize="small")
     figure.tight_layout()
     return figure
 
