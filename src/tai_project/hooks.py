@@ -8,7 +8,13 @@ from typing import Any
 import mlflow
 from kedro.framework.hooks import hook_impl
 
-from tai_project.data_version import PRODUCTION_DVC_FILE, RAW_DVC_FILE, data_version_tags
+from tai_project.data_version import (
+    PRODUCTION_DVC_FILE,
+    RAW_DVC_FILE,
+    data_version_tags,
+    untracked_reason,
+    untracked_tags,
+)
 from tai_project.trust.requirements import GateReport, parse_requirements
 
 logger = logging.getLogger(__name__)
@@ -63,6 +69,10 @@ class DataVersionHook:
     @hook_impl(trylast=True)
     def before_pipeline_run(self, run_params: dict[str, Any]) -> None:
         if mlflow.active_run() is None:
+            return
+        if (reason := untracked_reason(run_params["project_path"])) is not None:
+            mlflow.set_tags({**untracked_tags("data"), **untracked_tags("production_data")})
+            logger.warning("data version untracked: %s", reason)
             return
         for dvc_file, prefix, what in ((RAW_DVC_FILE, "data", "raw"),
                                        (PRODUCTION_DVC_FILE, "production_data", "production")):
