@@ -143,6 +143,24 @@ def test_kedro_new_and_cookiecutter_make_a_renamed_project_whose_fast_tests_pass
     assert " passed" in result.stdout and " failed" not in result.stdout
 
 
+def test_a_new_project_gets_its_first_commit_without_a_git_identity(tmp_path, monkeypatch):
+    project = tmp_path / "acme-scans"
+    (project / "data").mkdir(parents=True)
+    (project / "README.md").write_text("x\n")
+    no_identity = {"HOME": tmp_path, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": tmp_path / "none"}
+    for name, value in no_identity.items():
+        monkeypatch.setenv(name, str(value))
+    for name in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "EMAIL"):
+        monkeypatch.delenv(name, raising=False)
+
+    build_starter.init_repository(project)
+
+    assert _git(project, "log", "--format=%s").strip() == "New project from the starter"
+    assert _git(project, "ls-files").split() == ["README.md"]
+    build_starter.init_repository(project)                     # a second call changes nothing
+    assert len(_git(project, "log", "--oneline").splitlines()) == 1
+
+
 def _fresh_machine_env() -> dict[str, str]:
     """A user's shell: no PYTHONPATH, no virtualenv on PATH, no MLflow or pytest state."""
     env = _clean_env()
