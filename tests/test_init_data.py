@@ -75,11 +75,12 @@ def test_image_folder_grayscale_is_described_and_its_metadata_written(tmp_path):
     dataset = yaml.safe_load((project / "conf" / "local" / "globals.yml").read_text())["dataset"]
     assert list(dataset) == list(DESCRIPTION_KEYS)
     assert dataset == {
-        "name": "scans", "images": "data/scans", "metadata": "data/scans/metadata.csv", "production": None,
+        "name": "scans", "images": "data/scans", "metadata": "data/scans_metadata.csv", "production": None,
         "classes": [0, 1, 10], "image_height": 10, "image_width": 12, "image_mode": "L",
         "pixel_range": [0, 255], "group_columns": [], "groups": {},
     }
-    metadata = pd.read_csv(data / "metadata.csv")
+    assert not (data / "metadata.csv").exists()     # every file in the images folder is an image
+    metadata = pd.read_csv(project / "data" / "scans_metadata.csv")
     assert list(metadata.columns) == ["image_id", "path", "label"] and len(metadata) == 9
     assert "no group column found" in result.stdout            # absent group column: said
     assert "not a DVC project" in result.stdout                # no git/DVC here: dvc add skipped
@@ -212,6 +213,17 @@ def test_in_a_git_dvc_project_the_folder_is_dvc_added(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "tracked by DVC: data/mine.dvc" in result.stdout
     assert yaml.safe_load((project / "data" / "mine.dvc").read_text())["outs"][0]["path"] == "mine"
+
+
+def test_an_image_folder_and_its_written_metadata_are_dvc_added(tmp_path):
+    project = _project(tmp_path)
+    _git_dvc(project)
+    data = _image_folder(project / "data" / "scans")
+
+    result = _cli(project, data)
+
+    assert result.returncode == 0, result.stderr
+    assert "tracked by DVC: data/scans.dvc data/scans_metadata.csv.dvc" in result.stdout
 
 
 def _data(project: Path) -> subprocess.CompletedProcess:

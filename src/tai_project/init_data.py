@@ -3,7 +3,10 @@
 Two layouts are read (the first is the one the default example exports)::
 
     <folder>/metadata.csv + <folder>/images/<path>    metadata: image_id, path, label[, group columns]
-    <folder>/<label>/<file>                            an ImageFolder; metadata.csv is written
+    <folder>/<label>/<file>                            an ImageFolder; <folder>_metadata.csv is written
+
+(An ImageFolder's metadata goes next to the folder, not in it: the raw images dataset reads
+every file under the images folder as an image.)
 
 Every image is decoded. Mixed modes or sizes, a mode other than L or RGB, an empty class
 folder, an unreadable file, a metadata row that contradicts the files or a named group column
@@ -175,9 +178,9 @@ def describe(folder: Path, *, name: str | None = None, group_column: str | None 
         metadata = pd.read_csv(metadata_path)
         check_metadata(metadata, images, str(metadata_path))
     else:
-        images, metadata_path = folder, folder / "metadata.csv"
+        images, metadata_path = folder, folder.with_name(f"{folder.name}_metadata.csv")
         metadata = written = image_folder_metadata(folder)
-        notes.append(f"ImageFolder: labels from the folder names; metadata.csv written to {metadata_path}")
+        notes.append(f"ImageFolder: labels from the folder names; metadata written to {metadata_path}")
     if metadata.empty:
         raise DataValidationError(f"{metadata_path}: no images listed; add images and rows.")
     stats = decode_all(images, metadata["path"].astype(str).tolist())
@@ -232,27 +235,28 @@ def write_description(description: dict[str, Any], globals_file: Path, project: 
     globals_file.write_text(yaml.safe_dump(content, sort_keys=False, allow_unicode=True), encoding="utf-8")
 
 
-def dvc_add(folder: Path, project: Path) -> str:
-    """``dvc add`` ``folder`` when it is inside the git + DVC project; return what happened."""
+def dvc_add(paths: list[Path], project: Path) -> str:
+    """``dvc add`` ``paths`` when they are inside the git + DVC project; return what happened."""
     reason = untracked_reason(project)
     if reason is not None:
         return f"warning: not tracked by DVC: {reason}"
     try:
-        relative = folder.relative_to(project)
+        relative = [p.relative_to(project).as_posix() for p in paths]
     except ValueError:
-        return f"warning: not tracked by DVC: {folder} is outside the project {project}; copy it under data/"
-    done = subprocess.run([sys.executable, "-m", "dvc", "add", "--quiet", relative.as_posix()], cwd=project,
+        return f"warning: not tracked by DVC: {paths[0]} is outside the project {project}; move it to data/"
+    done = subprocess.run([sys.executable, "-m", "dvc", "add", "--quiet", *relative], cwd=project,
                           capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        return f"warning: `dvc add {relative}` failed: {done.stderr.strip()[-500:]}"
-    return f"tracked by DVC: {relative}.dvc (commit it with git; `dvc push` copies the data to the remote)"
+        return f"warning: `dvc add {' '.join(relative)}` failed: {done.stderr.strip()[-500:]}"
+    pointers = " ".join(f"{r}.dvc" for r in relative)
+    return f"tracked by DVC: {pointers} (commit with git; `dvc push` copies the data to the remote)"
 
 
 CHECKLIST = """What you still have to write:
   1. conf/base/model_card.yml: the intended use, out-of-scope uses and limitations for YOUR images.
   2. {globals_file}: check dataset.group_columns (the groups fairness is measured on).
   3. conf/base/parameters/trust_requirements.yml: the thresholds your use needs.
-  4. git add {globals_file} {dvc_file} && git commit, then `make run`."""
+  4. git add {globals_file} data && git commit, then `make run`."""
 
 
 def init_data(folder: Path, *, project: Path, env: str = "local", group_column: str | None = None,
@@ -265,13 +269,12 @@ def init_data(folder: Path, *, project: Path, env: str = "local", group_column: 
         metadata.to_csv(description["metadata"], index=False)
     write_description(description, globals_file, project)
     folder = folder.resolve()
-    tracked = dvc_add(folder, project)
+    tracked = dvc_add([folder] + ([Path(description["metadata"])] if metadata is not None else []), project)
     shown = yaml.safe_dump({"dataset": {k: description[k] for k in DESCRIPTION_KEYS}}, sort_keys=False)
     return "\n".join([
         f"Dataset description written to {globals_file.relative_to(project)}:", shown.rstrip(),
         *(f"note: {n}" for n in notes), tracked,
-        CHECKLIST.format(globals_file=globals_file.relative_to(project),
-                         dvc_file=f"{_relative(str(folder), project)}.dvc"),
+        CHECKLIST.format(globals_file=globals_file.relative_to(project)),
     ])
 
 
