@@ -20,7 +20,7 @@ export PATH := $(BIN):$(PATH)
 export COLUMNS ?= 150
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: help setup data run test test-fast lint mlflow-ui viz clean-runs bench-privacy dvc-remote push pull repro
+.PHONY: help setup data init-data run test test-fast lint mlflow-ui viz clean-runs bench-privacy dvc-remote push pull repro
 .PHONY: starter viz-build notebooks monitor retrain bench bench-scale airflow-dag
 
 help:  ## list the targets
@@ -34,12 +34,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $@
 
-data: setup  ## data/01_raw and data/01_production if absent: `dvc pull` them, else export the default data
-	@test -f data/01_raw/metadata.csv || $(DVC) pull --quiet data/01_raw.dvc 2>/dev/null \
-	  || $(BIN)/python -m tai_project.datasets.default_data --out data/01_raw
-	@test -d data/01_production || $(DVC) pull --quiet data/01_production.dvc 2>/dev/null \
-	  || $(BIN)/python -m tai_project.datasets.default_data --out data/01_raw \
-	     --production-out data/01_production
+data: setup  ## the data conf/*/globals.yml `dataset:` names: the digits example is pulled or exported; your own is pulled, else: make init-data
+	$(BIN)/python -m tai_project data
+
+init-data: setup  ## describe your image folder as the dataset: make init-data DATA=<folder> [CONF=local|base] [GROUP=<column>]
+	@test -n "$(DATA)" || { echo "make init-data: say which folder: make init-data DATA=<folder>"; exit 2; }
+	$(BIN)/python -m tai_project init-data "$(DATA)" --conf $(or $(CONF),local) $(if $(GROUP),--group-column "$(GROUP)",)
 
 run: data  ## set-up, then the whole pipeline (all six stages) on the default data
 	$(BIN)/kedro run

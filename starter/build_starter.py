@@ -21,6 +21,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -103,7 +104,7 @@ def _walk(root: Path) -> Iterator[Path]:
         relative = path.relative_to(root)
         if not path.is_file() or _SKIP_DIRS & set(relative.parts) or path.name in _SKIP_FILES:
             continue
-        if relative.parts[0] == "data" and path.name not in _KEEP_UNDER_DATA and path.suffix != ".dvc":
+        if relative.parts[0] == "data" and path.name not in _KEEP_UNDER_DATA:
             continue
         if path.suffix == ".pyc" or path.name.endswith(".egg-info"):
             continue
@@ -111,7 +112,11 @@ def _walk(root: Path) -> Iterator[Path]:
 
 
 def _is_local(relative: Path) -> bool:
-    """conf/local holds credentials and approvals: never part of a template."""
+    """conf/local holds credentials and approvals: never part of a template. Nor are the DVC
+    pointers of the template's own data (data/*.dvc): a new project's ``make data`` writes its
+    own with ``dvc add``."""
+    if relative.parts[0] == "data" and relative.suffix == ".dvc":
+        return True
     return relative.parts[:2] == ("conf", "local") and relative.name != ".gitkeep"
 
 
@@ -220,6 +225,44 @@ def render_project(root: Path, dest: Path, target: Names) -> list[Path]:
     return written
 
 
+def init_repository(project: Path) -> None:
+    """Make ``project`` a git repository with a first commit of all its files. It is then a
+    DVC project too: the template carries ``.dvc/config`` and ``.dvcignore`` (what ``dvc init``
+    writes), so no DVC is needed where the project is generated. Without git, say so and go
+    on: the project's hooks then record the data version as untracked, with one warning."""
+    if (project / ".git").exists():
+        return
+    if shutil.which("git") is None:
+        sys.stderr.write(f"warning: git not found: {project} is not a git repository; run `git init && "
+                         "git add -A && git commit -m 'first commit'` there (DVC needs git).\n")
+        return
+
+    def git(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", *args], cwd=project, capture_output=True, text=True, check=False)
+
+    git("init", "--quiet")
+    # a fresh machine may have no git identity: commit as the starter then, the user's own later
+    identity = [] if git("config", "user.email").stdout.strip() else [
+        "-c", "user.name=project starter", "-c", "user.email=starter@localhost"]
+    git("add", "--all")
+    done = git(*identity, "commit", "--quiet", "--no-verify", "-m", "New project from the starter")
+    if done.returncode != 0:
+        sys.stderr.write(f"warning: the first commit in {project} failed: {done.stderr.strip()}\n")
+
+
+# the hook of a built starter: the new project carries starter/build_starter.py (this file)
+_BUILT_HOOK = '''"""Make the new project a git repository (and so a DVC project) with a first commit."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path.cwd() / "starter"))
+from build_starter import init_repository  # noqa: E402
+
+init_repository(Path.cwd())
+'''
+
+
 def build_starter(root: Path, out: Path) -> Path:
     """Write a cookiecutter template of the project at ``root`` into ``out`` (replaced if it
     exists): ``cookiecutter.json`` and ``prompts.yml`` from this folder, and
@@ -244,6 +287,8 @@ def build_starter(root: Path, out: Path) -> Path:
     context["_copy_without_render"] = copied
     (out / "cookiecutter.json").write_text(json.dumps(context, indent=2) + "\n")
     shutil.copy(HERE / "prompts.yml", out / "prompts.yml")
+    (out / "hooks").mkdir()
+    (out / "hooks" / "post_gen_project.py").write_text(_BUILT_HOOK)
     return out
 
 

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import mlflow
 import yaml
 
-from tai_project.data_version import PRODUCTION_DVC_FILE, data_version_tags
+from tai_project.data_version import PRODUCTION_DVC_FILE, data_version_tags, untracked_reason
+from tai_project.hooks import DataVersionHook
 
 
 def _run(root: Path, *command: str) -> None:
@@ -68,3 +71,33 @@ def test_exported_data_not_in_the_cache_is_clean_until_it_changes(tmp_path: Path
     assert data_version_tags(root)["data_dirty"] == "false"
     (root / "data/01_raw/metadata.csv").write_text("image_id,path\nx,y\n")
     assert data_version_tags(root)["data_dirty"] == "true"
+
+
+def test_a_copy_outside_git_runs_with_one_warning_line(tmp_path: Path, monkeypatch) -> None:
+    """A zip of the project: .dvc/ and data/01_raw.dvc but no .git. DVC would raise SCMError;
+    the hook tags the run untracked and says why in one warning line."""
+    root, _ = _tracked(tmp_path, "data/01_raw")
+    copy = tmp_path / "unzipped"
+    shutil.copytree(root, copy, ignore=shutil.ignore_patterns(".git"))
+    assert untracked_reason(root) is None
+    assert "is not a git repository" in untracked_reason(copy)
+
+    # the records of the hook's own logger (an earlier KedroSession's logging config may have
+    # disabled it or stopped its propagation)
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = records.append
+    hook_logger = logging.getLogger(DataVersionHook.__module__)
+    monkeypatch.setattr(hook_logger, "disabled", False)
+    hook_logger.addHandler(handler)
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    mlflow.set_experiment("data_version")  # not an earlier session's experiment id
+    try:
+        with mlflow.start_run() as run:
+            DataVersionHook().before_pipeline_run({"project_path": str(copy)})
+    finally:
+        hook_logger.removeHandler(handler)
+    tags = mlflow.get_run(run.info.run_id).data.tags
+    assert tags["data_version"] == tags["production_data_version"] == "untracked"
+    assert len(records) == 1 and records[0].getMessage().startswith("data version untracked: ")
+    assert "git init" in records[0].getMessage() and "\n" not in records[0].getMessage()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -61,7 +62,13 @@ def test_template_leaves_out_local_configuration_and_run_products():
 
 
 def _tree(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    """The project's files, without its git repository."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and p.relative_to(root).parts[0] != ".git"}
+
+
+def _git(root: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True).stdout
 
 
 def _stray_names(tree: dict[str, bytes]) -> list[str]:
@@ -118,6 +125,12 @@ def test_kedro_new_and_cookiecutter_make_a_renamed_project_whose_fast_tests_pass
     assert 'project_name = "Acme Scans"' in tree["pyproject.toml"].decode()
     assert "registered_model_name acme_scans_classifier" in tree["conf/base/catalog.yml"].decode()
     assert len(tree) == len(build_starter.project_files(PROJECT_ROOT))
+    # a git repository (so a DVC project: .dvc/config is in the template) with a first commit,
+    # and no DVC pointer of the template's data: its `make data` writes its own
+    for project in (made, tmp_path / "cookiecutter" / "acme-scans"):
+        assert len(_git(project, "log", "--oneline").splitlines()) == 1
+        assert set(_git(project, "status", "--porcelain").splitlines()) <= {" M .telemetry"}
+    assert ".dvc/config" in tree and not [p for p in tree if p.startswith("data/") and p.endswith(".dvc")]
 
     # 3. its `make test`, cheaply: install it (no deps) into a throw-away venv, run its fast tests
     python = _throwaway_venv(tmp_path / "venv")
@@ -127,4 +140,63 @@ def test_kedro_new_and_cookiecutter_make_a_renamed_project_whose_fast_tests_pass
          SOURCE.python_package + "')", cwd=made)
     result = _run(python, "-m", "pytest", "-m", "not slow", "-q", "-p", "no:cacheprovider", cwd=made,
                   timeout=600)
+    assert " passed" in result.stdout and " failed" not in result.stdout
+
+
+def test_a_new_project_gets_its_first_commit_without_a_git_identity(tmp_path, monkeypatch):
+    project = tmp_path / "acme-scans"
+    (project / "data").mkdir(parents=True)
+    (project / "README.md").write_text("x\n")
+    no_identity = {"HOME": tmp_path, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": tmp_path / "none"}
+    for name, value in no_identity.items():
+        monkeypatch.setenv(name, str(value))
+    for name in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "EMAIL"):
+        monkeypatch.delenv(name, raising=False)
+
+    build_starter.init_repository(project)
+
+    assert _git(project, "log", "--format=%s").strip() == "New project from the starter"
+    assert _git(project, "ls-files").split() == ["README.md"]
+    build_starter.init_repository(project)                     # a second call changes nothing
+    assert len(_git(project, "log", "--oneline").splitlines()) == 1
+
+
+def _fresh_machine_env() -> dict[str, str]:
+    """A user's shell: no PYTHONPATH, no virtualenv on PATH, no MLflow or pytest state."""
+    env = _clean_env()
+    env.pop("VIRTUAL_ENV", None)
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep)
+                                  if Path(p).resolve() != BIN.resolve())
+    return env
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not all(shutil.which(tool) for tool in ("make", "git")), reason="needs make and git")
+def test_readme_starter_commands_then_make_run_and_make_test_pass(tmp_path):
+    """The README's starter path as a new user takes it, end to end: `kedro new --starter <repo>
+    --directory starter --name "Acme Scans"`, then `make run` (its Makefile creates the
+    project's own .venv and installs it: pip reuses the machine's wheel cache) and `make test`
+    (restricted to the tests not marked slow, stopping at the first failure)."""
+    env = _fresh_machine_env()
+
+    def make(target: str, timeout: int, **extra: str) -> subprocess.CompletedProcess:
+        done = subprocess.run(["make", target], cwd=made, env={**env, **extra}, capture_output=True,
+                              text=True, timeout=timeout, check=False)
+        assert done.returncode == 0, f"make {target}:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+        return done
+
+    subprocess.run([BIN / "kedro", "new", "--starter", PROJECT_ROOT, "--directory", "starter",
+                    "--name", "Acme Scans", "--telemetry", "no"], cwd=tmp_path, env=env, check=True,
+                   capture_output=True, timeout=300)
+    made = tmp_path / "acme-scans"
+    assert _git(made, "rev-parse", "--is-inside-work-tree").strip() == "true"
+
+    run = make("run", timeout=3600)
+    assert (made / ".venv" / "bin" / "python").is_file()        # its own venv, not this one
+    assert "SCMError" not in run.stderr and "data version untracked" not in run.stderr
+    assert "Trust gate PASSED" in run.stdout + run.stderr
+    assert (made / "data" / "01_raw.dvc").is_file()             # written by its `make data`
+    assert list((made / "data" / "06_models").iterdir())
+
+    result = make("test", timeout=3600, PYTEST_ADDOPTS='-m "not slow" -x -p no:cacheprovider')
     assert " passed" in result.stdout and " failed" not in result.stdout

@@ -48,3 +48,26 @@ def _uncommitted(project_path: Path, output: str) -> dict:
 
     with contextlib.chdir(project_path), Repo(".") as repo:  # DVC resolves outs from the cwd
         return repo.data_status(targets=[output], granular=False)["uncommitted"]
+
+
+def untracked_reason(project_path: str | Path) -> str | None:
+    """Why the data version of the project at ``project_path`` cannot be computed, or None.
+
+    DVC needs a DVC project (a ``.dvc/`` folder) inside a git work tree (or ``no_scm`` set in
+    ``.dvc/config``); a copy of the project outside git (a downloaded zip) has neither.
+    """
+    root = Path(project_path).resolve()
+    if not (root / ".dvc").is_dir():
+        return f"{root} is not a DVC project (no .dvc/ folder); run `git init && dvc init` there"
+    if any((folder / ".git").exists() for folder in (root, *root.parents)):
+        return None
+    config = root / ".dvc" / "config"
+    if config.is_file() and "no_scm = true" in config.read_text(encoding="utf-8").replace("True", "true"):
+        return None
+    return (f"{root} is not a git repository (a copy outside git, e.g. a zip); run "
+            "`git init && git add -A && git commit -m 'first commit'` there to record it")
+
+
+def untracked_tags(prefix: str = "data") -> dict[str, str]:
+    """The tags ``data_version_tags`` gives a data version DVC cannot compute."""
+    return {f"{prefix}_version": "untracked", f"{prefix}_dirty": "untracked"}

@@ -11,7 +11,13 @@ from kedro.config import MissingConfigException
 from kedro.framework.hooks import hook_impl
 
 from tai_project import tracking_store
-from tai_project.data_version import PRODUCTION_DVC_FILE, RAW_DVC_FILE, data_version_tags
+from tai_project.data_version import (
+    PRODUCTION_DVC_FILE,
+    RAW_DVC_FILE,
+    data_version_tags,
+    untracked_reason,
+    untracked_tags,
+)
 from tai_project.parameters_schema import ParameterSources, validate_parameters
 from tai_project.trust.requirements import GateReport
 
@@ -69,6 +75,10 @@ class DataVersionHook:
     @hook_impl(trylast=True)
     def before_pipeline_run(self, run_params: dict[str, Any]) -> None:
         if mlflow.active_run() is None:
+            return
+        if (reason := untracked_reason(run_params["project_path"])) is not None:
+            mlflow.set_tags({**untracked_tags("data"), **untracked_tags("production_data")})
+            logger.warning("data version untracked: %s", reason)
             return
         for dvc_file, prefix, what in ((RAW_DVC_FILE, "data", "raw"),
                                        (PRODUCTION_DVC_FILE, "production_data", "production")):

@@ -1,4 +1,5 @@
-"""Fill the new project with the live project this starter sits in, renamed.
+"""Fill the new project with the live project this starter sits in, renamed; then make it a
+git repository (and so a DVC project) with a first commit.
 
 cookiecutter renders this file with Jinja and runs it in the new project's folder. The
 project to copy is the folder above ``starter/`` (a local path, or cookiecutter's clone of a
@@ -30,6 +31,7 @@ def _starter_dir() -> Path:
 
 starter = _starter_dir()
 sys.path.insert(0, str(starter))
-from build_starter import Names, render_project  # noqa: E402
+from build_starter import Names, init_repository, render_project  # noqa: E402
 
 render_project(starter.parent, Path.cwd(), Names.for_new_project(PROJECT_NAME))
+init_repository(Path.cwd())

@@ -11,7 +11,7 @@ from typing import Any
 import mlflow
 from kedro.io import AbstractDataset, DatasetError
 
-from tai_project.data_version import data_version_tags
+from tai_project.data_version import data_version_tags, untracked_reason, untracked_tags
 
 _PACKAGES = ("tai_project", "torch", "numpy", "pandas", "scikit-learn", "kedro", "kedro-datasets",
              "kedro-mlflow", "mlflow", "opacus", "captum", "fairlearn", "great-expectations",
@@ -37,7 +37,8 @@ class RunLineageDataset(AbstractDataset[None, dict[str, Any]]):
                     if key.startswith("data_")}
         return {
             **_git(self._path),
-            **(recorded or data_version_tags(self._path)),
+            **(recorded or (untracked_tags() if untracked_reason(self._path)
+                            else data_version_tags(self._path))),
             "mlflow_run_id": run.info.run_id if run else None,
             "user": current_actor(),
             "packages": {name: _version(name) for name in self._packages or _PACKAGES},
