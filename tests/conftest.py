@@ -119,27 +119,36 @@ def project(
     tmp_path: Path, tiny_raw_data: Path, tiny_production_batches: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Path:
-    """A copy of this project's configuration with the tiny data, as the working directory.
+    """A copy of this project's configuration with the tiny data and the tests' own dataset
+    description and model-card text, as the working directory.
 
     The package itself is the installed one; MLflow's SQLite store lands in ``tmp_path``.
     """
-    root = tmp_path / "project"
+    root = build_test_project(tmp_path / "project", PROJECT_ROOT, tiny_raw_data,
+                              tiny_production_batches)
+    monkeypatch.chdir(root)
+    return root
+
+
+def build_test_project(root: Path, source: Path, raw_data: Path, production_batches: Path) -> Path:
+    """Return ``root``: the configuration of the project at ``source`` with the tiny data in
+    data/01_raw and data/01_production and the tests' own description (``TINY_DATASET``)
+    and model-card text, whatever ``source``'s conf/base describes."""
     root.mkdir()
-    shutil.copytree(PROJECT_ROOT / "conf" / "base", root / "conf" / "base")
+    shutil.copytree(source / "conf" / "base", root / "conf" / "base")
     (root / "conf" / "local").mkdir()
     # An absolute store URI: MLflow caches one SQLAlchemy store per URI string, so the
     # relative default (sqlite:///mlflow.db) would reach the first test's file in later tests.
-    server = (PROJECT_ROOT / "conf" / "base" / "mlflow.yml").read_text().split("tracking:")[0]
+    server = (source / "conf" / "base" / "mlflow.yml").read_text().split("tracking:")[0]
     (root / "conf" / "local" / "mlflow.yml").write_text(
         server.replace("sqlite:///mlflow.db", f"sqlite:///{root}/mlflow.db")
     )
     for name in ("pyproject.toml", ".telemetry"):
-        shutil.copy(PROJECT_ROOT / name, root / name)
+        shutil.copy(source / name, root / name)
     (root / "src").mkdir()  # kedro requires it; the package itself is the installed one
-    shutil.copytree(tiny_raw_data, root / "data" / "01_raw")
-    shutil.copytree(tiny_production_batches, root / "data" / "01_production")
+    shutil.copytree(raw_data, root / "data" / "01_raw")
+    shutil.copytree(production_batches, root / "data" / "01_production")
     write_test_configuration(root)
-    monkeypatch.chdir(root)
     return root
 
 

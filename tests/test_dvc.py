@@ -15,7 +15,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from tests.conftest import FAST_PARAMS, PROJECT_ROOT, _merge
+from tests.conftest import FAST_PARAMS, PROJECT_ROOT, _merge, write_test_configuration
 
 STAGES = ["data_understanding", "data_engineering", "model_engineering", "model_evaluation",
           "deployment", "monitoring"]
@@ -33,6 +33,7 @@ def _fresh_repo(root: Path, raw: Path) -> dict[str, str]:
         else:
             shutil.copy(source, target)
     shutil.copytree(raw, root / "data/01_raw")
+    write_test_configuration(root)   # the tests' own dataset description, not the user's
     (root / ".venv").symlink_to(Path(sys.executable).parents[1])  # the cmd runs .venv/bin/kedro
     (root / "conf/local").mkdir()
     base = {}
