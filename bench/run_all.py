@@ -40,6 +40,8 @@ from common import BIN, ENV, RESULTS, kedro_run, machine, make_project, save
 from dp_overhead import measure as measure_dp
 from scale_sweep import growth_exponents
 
+from tai_project.registry import project_settings
+
 GOALS = {
     "end_to_end_seconds": ("<=", 60.0, "end-to-end default `kedro run`, six stages, DP training (s)"),
     "dp_ratio": ("<=", 1.5, "DP-SGD / non-private seconds per epoch, same model and batch"),
@@ -103,7 +105,8 @@ def _post(connection: http.client.HTTPConnection, body: bytes) -> float:
 def serving(project: Path, logs: Path, *, requests: int = 300, threads: int = 4) -> dict[str, Any]:
     """Return p50/p99 latency (ms) of ``requests`` sequential single-image requests and the
     requests/s of ``requests`` more from ``threads`` threads, against ``mlflow models serve``
-    of ``models:/tai_classifier@champion`` from ``project``'s MLflow store."""
+    of the project's registered model (``models:/tai_<dataset.name>@champion``) from
+    ``project``'s MLflow store."""
     data = np.load(project / "data/05_model_input/model_input.npz", allow_pickle=False)
     images = data["test_pixels"].astype(np.float32)
     bodies = [json.dumps({"inputs": [images[i % len(images)].tolist()]}).encode()
@@ -112,7 +115,8 @@ def serving(project: Path, logs: Path, *, requests: int = 300, threads: int = 4)
     env = {**ENV, "MLFLOW_TRACKING_URI": f"sqlite:///{project / 'mlflow.db'}"}
     with open(logs / "serving.log", "w") as log:
         server = subprocess.Popen(
-            [str(BIN / "mlflow"), "models", "serve", "-m", "models:/tai_classifier@champion",
+            [str(BIN / "mlflow"), "models", "serve", "-m",
+             f"models:/{project_settings(project)[1]}@champion",
              "--env-manager", "local", "--host", "127.0.0.1", "--port", str(port),
              "--workers", "1"],
             cwd=project, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
