@@ -59,14 +59,17 @@ def test_release_carries_verdict_tags_and_example():
     model_input = {"test_pixels": np.zeros((5, 8, 8), np.uint8)}
     release = prepare_release(
         network, {**_report("fail"), "measured": {"accuracy": 0.91, "worst_group_accuracy": 0.8}},
-        model_input, {"classes": [0, 1], "image_height": 8, "image_width": 8, "pixel_range": [0, 255]},
+        model_input, {"classes": [0, 1], "image_height": 8, "image_width": 8, "image_mode": "L",
+                      "pixel_range": [0, 255]},
         {"input_example_size": 2, "tagged_metrics": ["accuracy"], "human_approval_required": True,
          "max_batch_size": 10},
         None, {"data_version": "abc.dir", "git_commit": "deadbeef", "git_dirty": "false"},
     )
     assert release.gate_passed is False and release.human_approval_required is True
     assert release.tags == {"failed_requirements": "min_accuracy", "accuracy": "0.9100",
-                            "data_version": "abc.dir", "git_commit": "deadbeef", "git_dirty": "false"}
+                            "data_version": "abc.dir", "git_commit": "deadbeef", "git_dirty": "false",
+                            "input_schema": '{"image_height": 8, "image_width": 8, "image_mode": '
+                                            '"L", "classes": ["0", "1"]}'}
     assert release.failures == ["reliability.min_accuracy: measured 0.9100, required >= 0.95"]
     assert release.input_limits == {"image_shape": [8, 8], "pixel_range": [0, 255], "max_batch_size": 10}
     assert release.input_example.shape == (2, 8, 8) and release.input_example.dtype == np.float32
