@@ -261,3 +261,14 @@ def test_monitoring_refuses_a_batch_the_champion_cannot_take_in_one_line(registr
     assert "kedro run" in message
     scores = score_batch(champion, record, {"pixels": np.zeros((3, 8, 8), np.uint8)}, "iid")
     assert len(scores["label"]) == 3
+
+
+@pytest.mark.parametrize(("group_columns", "groups"), [
+    ([], {}), (["scanner"], {"site": ["A"]}),
+])
+def test_a_description_without_group_values_names_the_keys(group_columns, groups) -> None:
+    from tai_project.data_description import group_columns as read_group_columns  # noqa: PLC0415
+    from tai_project.errors import ParameterError  # noqa: PLC0415
+
+    with pytest.raises(ParameterError, match=r"globals.yml\) has group_columns .* groups: \{scanner"):
+        read_group_columns({"group_columns": group_columns, "groups": groups})

@@ -15,13 +15,26 @@ from typing import Any
 
 import pandas as pd
 
+from tai_project.errors import ParameterError
+
 GROUP_SEPARATOR = "|"
 """Joins the values of several group columns into one intersectional group."""
 
 
 def group_columns(data_schema: Mapping[str, Any]) -> list[str]:
-    """Return the group columns of the description (``data_schema.group_columns``)."""
-    return [str(column) for column in data_schema["group_columns"]]
+    """Return the group columns of the description (``data_schema.group_columns``); raise
+    ``ParameterError`` when there is none, or ``groups`` gives no values for one of them."""
+    columns = data_schema["group_columns"]
+    columns = [columns] if isinstance(columns, str) else [str(column) for column in columns]
+    unvalued = [c for c in columns if "groups" in data_schema and c not in data_schema["groups"]]
+    if not columns or unvalued:
+        raise ParameterError(
+            f"The dataset description (dataset: in conf/base/globals.yml) has group_columns "
+            f"{columns} and groups for {sorted(data_schema.get('groups') or {})}; expected at "
+            "least one group column and its allowed values, e.g. group_columns: [scanner] "
+            "and groups: {scanner: [x, y, z]}."
+        )
+    return columns
 
 
 def group_title(data_schema: Mapping[str, Any]) -> str:
