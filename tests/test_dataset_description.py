@@ -187,6 +187,33 @@ def test_a_scanner_dataset_runs_by_configuration_only(
     assert run.data.tags["data_version"] == scans_md5
 
 
+@pytest.mark.slow
+def test_the_whole_run_on_the_scans_registers_and_monitors_them(
+    tmp_path: Path, tiny_raw_data: Path, tiny_production_batches: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """All six stages on the scans, configuration only: the model registers as tai_scans,
+    its card files the per-scanner metrics under fairness, and monitoring scores the
+    held-out slice by default (no production folder exists)."""
+    root = build_test_project(tmp_path / "scans", PROJECT_ROOT, tiny_raw_data,
+                              tiny_production_batches)
+    write_scans(root / "data/scans")
+    write_test_configuration(root, SCANS)
+    monkeypatch.chdir(root)
+    run_kedro(root)
+
+    client = mlflow.MlflowClient(f"sqlite:///{root}/mlflow.db")
+    champion = client.get_model_version_by_alias("tai_scans", "champion")
+    assert json.loads(champion.tags[INPUT_SCHEMA_TAG])["classes"] == ["cat", "dog", "owl"]
+    assert not client.search_registered_models("name = 'tai_tiny_digits'")
+    card = json.loads(next((root / "data/08_reporting/model_card.json").rglob("*.json")).read_text())
+    fairness = next(s for s in card["principles"] if s["key"] == "fairness")["metrics"]
+    assert {"accuracy_scanner_x", "n_scanner_z"} <= set(fairness)
+    report = json.loads(next(
+        (root / "data/08_reporting/monitoring_report.json").rglob("*.json")).read_text())
+    assert report["batch"] == "holdout" and report["n_images"] == 18
+
+
 def test_holdout_batch_without_a_slice_says_how_to_set_one() -> None:
     with pytest.raises(DataValidationError, match=r"dataset.production_holdout .*conf/base/globals.yml"):
         load_production_batch({}, {}, "holdout", SCANS_SCHEMA, {"train_ids": np.array(["a"])})
