@@ -44,17 +44,19 @@ init-data: setup  ## describe your image folder as the dataset: make init-data D
 run: data  ## set-up, then the whole pipeline (all six stages) on the default data
 	$(BIN)/kedro run
 
-# production batch of `make monitor` / `make retrain` (a folder under data/01_production)
-BATCH ?= iid
+# production batch of `make monitor` / `make retrain`: a folder under dataset.production or
+# `holdout`; empty = the dataset description's default (dataset.production_batch)
+BATCH ?=
+comma := ,
 
 # MLflow experiment of the production checks (training runs log into tai_project)
 MONITORING_EXPERIMENT ?= tai_project_monitoring
 
-monitor: data  ## drift, live metrics and ok/warn/retrain for batch $(BATCH) (make monitor BATCH=noise_drift)
-	$(BIN)/kedro run --pipeline monitoring --params monitoring.batch=$(BATCH),mlflow_experiment=$(MONITORING_EXPERIMENT)
+monitor: data  ## drift, live metrics and ok/warn/retrain for a batch (default: the description's; make monitor BATCH=noise_drift)
+	$(BIN)/kedro run --pipeline monitoring --params $(if $(BATCH),monitoring.batch=$(BATCH)$(comma))mlflow_experiment=$(MONITORING_EXPERIMENT)
 
 retrain: data  ## retrain with the labelled batch $(BATCH); champion only if the gate passes
-	$(BIN)/kedro run --pipeline retrain --params monitoring.batch=$(BATCH)
+	$(BIN)/kedro run --pipeline retrain $(if $(BATCH),--params monitoring.batch=$(BATCH))
 
 test: setup  ## set-up, then the whole test suite
 	$(BIN)/python -m pytest -n 2

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-import yaml
+from kedro.config import OmegaConfigLoader
 
 from tai_project.pipelines.model_engineering.nodes import train_classifier
 from tai_project.pipelines.model_evaluation.nodes import predict_test_split
@@ -33,9 +33,9 @@ def main() -> None:
     args = parser.parse_args()
     with np.load(ROOT / "data/05_model_input/model_input.npz") as data:
         model_input = {key: data[key] for key in data.files}
-    conf = ROOT / "conf/base"
-    params = yaml.safe_load((conf / "parameters/model_engineering.yml").read_text())
-    schema = yaml.safe_load((conf / "parameters.yml").read_text())["data_schema"]
+    params = OmegaConfigLoader(str(ROOT / "conf"), base_env="base", default_run_env="local")[
+        "parameters"]   # resolved: data_schema derives from the dataset description (globals)
+    schema = params["data_schema"]
     setup = params["model_engineering"]["training_setup"] | {"device": "cpu"}
     b_rows = np.flatnonzero(model_input["train_groups"] == "B")
     kept = np.concatenate([np.flatnonzero(model_input["train_groups"] != "B"),

@@ -1,4 +1,8 @@
-"""Shared fixtures: a tiny exported data set, a throw-away copy of the project, MLflow isolation."""
+"""Shared fixtures: a tiny exported data set, a throw-away copy of the project, MLflow isolation.
+
+Tests own their configuration: the ``project`` fixture writes its own dataset description
+(``TINY_DATASET``, the tiny digits export) and model-card text (``tests/fixtures``) over the
+copied ``conf/base``, so a user who described their own data keeps a green suite."""
 
 from __future__ import annotations
 
@@ -17,7 +21,33 @@ from kedro.framework.startup import bootstrap_project
 from tai_project.datasets.default_data import export_digits, export_production_batches
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 TINY_IMAGES = 400
+
+# The dataset description of the tiny digits export (conf/base/globals.yml `dataset:` block
+# of every test project): the tests' own, whatever the project's conf/base describes.
+TINY_DATASET: dict[str, Any] = {
+    "name": "tiny_digits",
+    "images": "data/01_raw/images",
+    "metadata": "data/01_raw/metadata.csv",
+    "production": "data/01_production",
+    "production_batch": "iid",
+    "production_holdout": 0.0,
+    "classes": list(range(10)),
+    "image_height": 8,
+    "image_width": 8,
+    "image_mode": "L",
+    "pixel_range": [0, 255],
+    "group_columns": ["site"],
+    "groups": {"site": ["A", "B"]},
+}
+TINY_MODEL = f"tai_{TINY_DATASET['name']}"   # the registered model name the catalog derives
+# data_schema as parameters.yml derives it from TINY_DATASET (for node-level tests)
+TINY_SCHEMA: dict[str, Any] = {
+    key: TINY_DATASET[key] for key in (
+        "classes", "group_columns", "groups", "image_height", "image_width", "image_mode",
+        "pixel_range", "images", "metadata", "production")
+}
 
 # Small, fast settings for end-to-end runs; the requirements are loose enough for a
 # 400-image, few-epoch model to pass, so tests that need a failing gate tighten them.
@@ -89,27 +119,54 @@ def project(
     tmp_path: Path, tiny_raw_data: Path, tiny_production_batches: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Path:
-    """A copy of this project's configuration with the tiny data, as the working directory.
+    """A copy of this project's configuration with the tiny data and the tests' own dataset
+    description and model-card text, as the working directory.
 
     The package itself is the installed one; MLflow's SQLite store lands in ``tmp_path``.
     """
-    root = tmp_path / "project"
+    root = build_test_project(tmp_path / "project", PROJECT_ROOT, tiny_raw_data,
+                              tiny_production_batches)
+    monkeypatch.chdir(root)
+    return root
+
+
+def build_test_project(root: Path, source: Path, raw_data: Path, production_batches: Path) -> Path:
+    """Return ``root``: the configuration of the project at ``source`` with the tiny data in
+    data/01_raw and data/01_production and the tests' own description (``TINY_DATASET``)
+    and model-card text, whatever ``source``'s conf/base describes."""
     root.mkdir()
-    shutil.copytree(PROJECT_ROOT / "conf" / "base", root / "conf" / "base")
+    shutil.copytree(source / "conf" / "base", root / "conf" / "base")
     (root / "conf" / "local").mkdir()
     # An absolute store URI: MLflow caches one SQLAlchemy store per URI string, so the
     # relative default (sqlite:///mlflow.db) would reach the first test's file in later tests.
-    server = (PROJECT_ROOT / "conf" / "base" / "mlflow.yml").read_text().split("tracking:")[0]
+    server = (source / "conf" / "base" / "mlflow.yml").read_text().split("tracking:")[0]
     (root / "conf" / "local" / "mlflow.yml").write_text(
         server.replace("sqlite:///mlflow.db", f"sqlite:///{root}/mlflow.db")
     )
     for name in ("pyproject.toml", ".telemetry"):
-        shutil.copy(PROJECT_ROOT / name, root / name)
+        shutil.copy(source / name, root / name)
     (root / "src").mkdir()  # kedro requires it; the package itself is the installed one
-    shutil.copytree(tiny_raw_data, root / "data" / "01_raw")
-    shutil.copytree(tiny_production_batches, root / "data" / "01_production")
-    monkeypatch.chdir(root)
+    shutil.copytree(raw_data, root / "data" / "01_raw")
+    shutil.copytree(production_batches, root / "data" / "01_production")
+    write_test_configuration(root)
     return root
+
+
+def write_test_configuration(root: Path, dataset: dict[str, Any] | None = None) -> None:
+    """Write the tests' own dataset description (``dataset``, default ``TINY_DATASET``) and
+    model-card text into ``root/conf/base``, replacing whatever the project ships there."""
+    conf = root / "conf" / "base"
+    (conf / "globals.yml").write_text(yaml.safe_dump({"dataset": dataset or TINY_DATASET}))
+    shutil.copy(FIXTURES / "model_card.yml", conf / "model_card.yml")
+
+
+def project_parameters(root: Path) -> dict[str, Any]:
+    """Return the parameters of the project at ``root`` as ``kedro run`` resolves them
+    (``conf/base`` with ``conf/local``, globals interpolated)."""
+    from kedro.config import OmegaConfigLoader  # noqa: PLC0415
+
+    return OmegaConfigLoader(str(root / "conf"), base_env="base", default_run_env="local")[
+        "parameters"]
 
 
 def shipped_requirements(**overrides: float | None) -> dict[str, Any]:

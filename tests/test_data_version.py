@@ -1,4 +1,5 @@
-"""The data version a run is tagged with: DVC's md5 of data/01_raw, and whether it is dirty."""
+"""The data version a run is tagged with: DVC's md5 of the folder the catalog reads (the dataset
+description's images and metadata), and whether it is dirty."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 import mlflow
 import yaml
 
-from tai_project.data_version import PRODUCTION_DVC_FILE, data_version_tags, untracked_reason
+from tai_project.data_version import data_version_tags, tracking_dvc_file, untracked_reason
 from tai_project.hooks import DataVersionHook
 
 
@@ -36,18 +37,22 @@ def _tracked(tmp_path: Path, folder: str) -> tuple[Path, str]:
     return root, yaml.safe_load((root / f"{folder}.dvc").read_text())["outs"][0]["md5"]
 
 
+RAW = ["data/01_raw/images", "data/01_raw/metadata.csv"]
+
+
 def test_untracked_without_dvc_file(tmp_path: Path) -> None:
-    assert data_version_tags(tmp_path) == {"data_version": "untracked", "data_dirty": "untracked"}
+    assert data_version_tags(tmp_path, RAW) == {"data_version": "untracked",
+                                                "data_dirty": "untracked"}
 
 
 def test_clean_then_dirty(tmp_path: Path) -> None:
     root, md5 = _tracked(tmp_path, "data/01_raw")
 
-    assert data_version_tags(root) == {
+    assert data_version_tags(root, RAW) == {
         "data_version": md5, "data_dvc_file": "data/01_raw.dvc", "data_dirty": "false"
     }
     (root / "data/01_raw/metadata.csv").write_text("image_id,path\nx,y\n")
-    tags = data_version_tags(root)
+    tags = data_version_tags(root, RAW)
     assert tags["data_version"] == md5 and tags["data_dirty"] == "true"
     status = json.loads(tags["data_status"])
     assert status == {"modified": ["data/01_raw/"]}
@@ -56,11 +61,11 @@ def test_clean_then_dirty(tmp_path: Path) -> None:
 def test_production_batches_are_tagged_apart_from_the_raw_data(tmp_path: Path) -> None:
     root, md5 = _tracked(tmp_path, "data/01_production")
 
-    assert data_version_tags(root, PRODUCTION_DVC_FILE, prefix="production_data") == {
-        "production_data_version": md5, "production_data_dvc_file": PRODUCTION_DVC_FILE,
+    assert data_version_tags(root, ["data/01_production"], prefix="production_data") == {
+        "production_data_version": md5, "production_data_dvc_file": "data/01_production.dvc",
         "production_data_dirty": "false",
     }
-    assert data_version_tags(root)["data_version"] == "untracked"  # no raw data tracked here
+    assert data_version_tags(root, RAW)["data_version"] == "untracked"  # no raw data here
 
 
 def test_exported_data_not_in_the_cache_is_clean_until_it_changes(tmp_path: Path) -> None:
@@ -68,9 +73,25 @@ def test_exported_data_not_in_the_cache_is_clean_until_it_changes(tmp_path: Path
     cache", which is not a change; a modified file still is."""
     root, _ = _tracked(tmp_path, "data/01_raw")
     shutil.rmtree(root / ".dvc" / "cache")
-    assert data_version_tags(root)["data_dirty"] == "false"
+    assert data_version_tags(root, RAW)["data_dirty"] == "false"
     (root / "data/01_raw/metadata.csv").write_text("image_id,path\nx,y\n")
-    assert data_version_tags(root)["data_dirty"] == "true"
+    assert data_version_tags(root, RAW)["data_dirty"] == "true"
+
+
+def test_the_version_is_that_of_the_configured_folder_not_data_01_raw(tmp_path: Path) -> None:
+    """A user's data elsewhere (``dataset.images: data/scans/images``): its own .dvc file is
+    hashed, a digits data/01_raw.dvc lying around is not."""
+    root, md5 = _tracked(tmp_path, "data/scans")
+    (root / "data/01_raw.dvc").write_text("outs:\n- md5: digits.dir\n  path: 01_raw\n")
+    paths = ["data/scans/images", "data/scans/metadata.csv"]
+    assert tracking_dvc_file(root, "data/scans/images") == "data/scans.dvc"
+    assert tracking_dvc_file(root, root / "data/scans/metadata.csv") == "data/scans.dvc"
+    assert tracking_dvc_file(root, "/elsewhere/scans") is None
+    tags = data_version_tags(root, paths)
+    assert tags["data_version"] == md5 and tags["data_dvc_file"] == "data/scans.dvc"
+    assert "digits" not in str(tags)
+    partly = data_version_tags(root, [*paths, "data/extra.csv"])
+    assert partly["data_version"] == md5 and partly["data_untracked"] == "data/extra.csv"
 
 
 def test_a_copy_outside_git_runs_with_one_warning_line(tmp_path: Path, monkeypatch) -> None:

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from tests.conftest import FAST_PARAMS, PROJECT_ROOT, _merge
+from tests.conftest import FAST_PARAMS, PROJECT_ROOT, _merge, write_test_configuration
 
 STAGES = ["data_understanding", "data_engineering", "model_engineering", "model_evaluation",
           "deployment", "monitoring"]
@@ -33,6 +33,7 @@ def _fresh_repo(root: Path, raw: Path) -> dict[str, str]:
         else:
             shutil.copy(source, target)
     shutil.copytree(raw, root / "data/01_raw")
+    write_test_configuration(root)   # the tests' own dataset description, not the user's
     (root / ".venv").symlink_to(Path(sys.executable).parents[1])  # the cmd runs .venv/bin/kedro
     (root / "conf/local").mkdir()
     base = {}
@@ -79,8 +80,9 @@ def test_dvc_reproduces_tracks_and_restores(
     assert [s for s in STAGES if f"Running stage '{s}'" in log] == STAGES
     assert "up to date" in _sh(root, env, "dvc", "status")
     lock = yaml.safe_load((root / "dvc.lock").read_text())
-    raw_md5 = yaml.safe_load((root / "data/01_raw.dvc").read_text())["outs"][0]["md5"]
-    assert lock["stages"]["data_understanding"]["deps"][1]["md5"] == raw_md5  # data/01_raw
+    # the description's images and metadata (dvc.yaml vars from conf/base/globals.yml)
+    deps = {dep["path"]: dep["md5"] for dep in lock["stages"]["data_understanding"]["deps"]}
+    assert deps["data/01_raw/images"].endswith(".dir") and deps["data/01_raw/metadata.csv"]
     _sh(root, env, "git", "add", "dvc.lock")
     _sh(root, env, "git", "commit", "-qm", "run on raw data v1")
 

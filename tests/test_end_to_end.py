@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from tai_project.errors import TrustGateError
-from tests.conftest import run_kedro, shipped_requirements
+from tests.conftest import TINY_MODEL, run_kedro, shipped_requirements
 
 pytestmark = pytest.mark.slow
-MODEL = "tai_classifier"
+MODEL = TINY_MODEL
 
 
 def _client(project: Path) -> mlflow.MlflowClient:

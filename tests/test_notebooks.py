@@ -11,7 +11,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from tests.conftest import PROJECT_ROOT, run_kedro
+from tests.conftest import PROJECT_ROOT, TINY_MODEL, run_kedro
 
 NOTEBOOKS = sorted((PROJECT_ROOT / "notebooks").glob("*.ipynb"))
 
@@ -65,7 +65,7 @@ def test_walkthrough_runs_on_a_project_with_two_runs(project: Path):
     gate_versions = sorted((project / "data" / "08_reporting" / "gate_report.json").glob("*/*"))
     latest_gate = GateReport.from_dict(json.loads(gate_versions[-1].read_text()))
     assert latest_gate.table() in text  # the gate table, exactly as the latest report says
-    assert "champion: tai_classifier version 1" in text
+    assert f"champion: {TINY_MODEL} version 1" in text
     assert text.count("FINISHED") == 2  # both runs in the comparison
     assert "change" in text and "accuracy" in text
     assert _images(notebook) == 8 + 2  # eight model card figures, two attribution figures

@@ -27,7 +27,7 @@ from tai_project.datasets.model_registry import (
 from tai_project.errors import IntegrityError, RegistryError
 from tai_project.integrity import network_sha256
 from tai_project.models.network import SmallCNN
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, TINY_MODEL, write_test_configuration
 
 NAME = "tiny"
 SHIPPED = registry.requirements_sha256(yaml.safe_load(
@@ -234,11 +234,12 @@ def test_command_line_approves_and_lists_the_audit_log(client, store, capsys):
 
     project = store / "cli"
     shutil.copytree(PROJECT_ROOT / "conf" / "base", project / "conf" / "base")
+    write_test_configuration(project)
     (project / "conf" / "local").mkdir()
     (project / "conf" / "local" / "mlflow.yml").write_text(
         f"server:\n  mlflow_tracking_uri: {mlflow.get_tracking_uri()}\n")
     os.chdir(project)
-    name = "tai_classifier"   # the catalog's registered_model_name
+    name = TINY_MODEL   # the catalog's registered_model_name
     register(release(approval=True), name)
     assert registry.main(["approve", "--version", "1", "--approver", "Ada", "--reason", ""]) == 1
     assert "needs the approver's name and a reason" in capsys.readouterr().err

@@ -11,13 +11,7 @@ from kedro.config import MissingConfigException
 from kedro.framework.hooks import hook_impl
 
 from tai_project import tracking_store
-from tai_project.data_version import (
-    PRODUCTION_DVC_FILE,
-    RAW_DVC_FILE,
-    data_version_tags,
-    untracked_reason,
-    untracked_tags,
-)
+from tai_project.data_version import data_version_tags, untracked_reason, untracked_tags
 from tai_project.parameters_schema import ParameterSources, validate_parameters
 from tai_project.trust.requirements import GateReport
 
@@ -70,7 +64,23 @@ class TrustGateSummaryHooks:
 
 class DataVersionHook:
     """After kedro-mlflow has started the run, tag it with ``data_version_tags`` of the raw
-    data (``data_*``) and of the production batches (``production_data_*``)."""
+    data (``data_*``: the folders of the catalog's ``raw_images`` and ``raw_metadata``) and
+    of the production batches (``production_data_*``: ``production_batch_images``)."""
+
+    RAW = (("raw_images", "path"), ("raw_metadata", "filepath"))
+    PRODUCTION = (("production_batch_images", "path"),)
+
+    def __init__(self) -> None:
+        self._paths: dict[str, list[str]] = {}
+
+    @hook_impl
+    def after_context_created(self, context: Any) -> None:
+        catalog = context.config_loader["catalog"]  # resolved: globals and runtime params
+
+        def paths(entries: tuple[tuple[str, str], ...]) -> list[str]:
+            return [catalog[name][key] for name, key in entries if key in catalog.get(name, {})]
+
+        self._paths = {"data": paths(self.RAW), "production_data": paths(self.PRODUCTION)}
 
     @hook_impl(trylast=True)
     def before_pipeline_run(self, run_params: dict[str, Any]) -> None:
@@ -80,9 +90,9 @@ class DataVersionHook:
             mlflow.set_tags({**untracked_tags("data"), **untracked_tags("production_data")})
             logger.warning("data version untracked: %s", reason)
             return
-        for dvc_file, prefix, what in ((RAW_DVC_FILE, "data", "raw"),
-                                       (PRODUCTION_DVC_FILE, "production_data", "production")):
-            tags = data_version_tags(run_params["project_path"], dvc_file, prefix=prefix)
+        for prefix, what in (("data", "raw"), ("production_data", "production")):
+            tags = data_version_tags(run_params["project_path"], self._paths.get(prefix, []),
+                                     prefix=prefix)
             mlflow.set_tags(tags)
             logger.info("%s data version %s (dirty: %s)", what, tags[f"{prefix}_version"],
                         tags[f"{prefix}_dirty"])

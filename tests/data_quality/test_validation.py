@@ -14,7 +14,7 @@ from tai_project.data_quality import TableCheck, failure_messages, render_data_d
 from tai_project.data_quality.statistics import image_statistics
 from tai_project.data_quality.suites import label_text, split_checks
 
-SCHEMA = {"classes": [0, 1], "group_column": "site", "groups": ["A", "B"]}
+SCHEMA = {"classes": [0, 1], "group_columns": ["site"], "groups": {"site": ["A", "B"]}}
 
 
 def _png(array: np.ndarray, mode: str = "L") -> bytes:

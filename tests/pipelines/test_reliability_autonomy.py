@@ -14,7 +14,7 @@ from kedro.io.core import Version, generate_timestamp
 from tai_project.datasets.torch_model import TorchModelDataset
 from tai_project.errors import TrustGateError
 from tai_project.models.inference import REFER
-from tests.conftest import run_kedro
+from tests.conftest import TINY_MODEL, run_kedro
 
 NEW_ROWS = {
     ("reliability", "max_ece"), ("reliability", "min_conformal_coverage"),
@@ -61,7 +61,7 @@ def _check_the_champion_refers_below_the_threshold(project: Path) -> None:
     """The champion applies the temperature and the threshold chosen on the calibration split."""
     policy, metrics = _latest_json("inference_policy"), _latest_json("reliability_metrics")
     mlflow.set_tracking_uri("sqlite:///mlflow.db")
-    champion = mlflow.pyfunc.load_model("models:/tai_classifier@champion")
+    champion = mlflow.pyfunc.load_model(f"models:/{TINY_MODEL}@champion")
     pixels = np.load(project / "data/05_model_input/model_input.npz")["test_pixels"]
     scored = champion.predict(pixels.astype(np.float32))
     assert (scored["referred"] == (scored["confidence"] < policy["confidence_threshold"])).all()
@@ -71,7 +71,7 @@ def _check_the_champion_refers_below_the_threshold(project: Path) -> None:
 
 def _check_an_overconfident_model_fails_max_ece_and_the_champion_stays(project: Path) -> None:
     client = mlflow.MlflowClient(tracking_uri="sqlite:///mlflow.db")
-    champion = client.get_model_version_by_alias("tai_classifier", "champion").version
+    champion = client.get_model_version_by_alias(TINY_MODEL, "champion").version
     accuracy = _latest_json("performance_metrics")["accuracy"]
 
     # the same network with its logits multiplied by 50: same predictions, confidence ~1
@@ -91,5 +91,5 @@ def _check_an_overconfident_model_fails_max_ece_and_the_champion_stays(project: 
     assert _latest_json("reliability_metrics")["ece"] == pytest.approx(1 - accuracy, abs=0.02)
     gate = _latest_json("gate_report")
     assert "max_ece" in {c["requirement"] for c in gate["checks"] if c["status"] == "fail"}
-    assert client.get_model_version_by_alias("tai_classifier", "champion").version == champion
-    assert client.get_model_version_by_alias("tai_classifier", "challenger").version != champion
+    assert client.get_model_version_by_alias(TINY_MODEL, "champion").version == champion
+    assert client.get_model_version_by_alias(TINY_MODEL, "challenger").version != champion

@@ -5,9 +5,9 @@ import yaml
 
 from tai_project.reporting.model_card import build_card, render_html, render_markdown
 from tai_project.trust.requirements import check_requirements, parse_requirements
-from tests.conftest import PROJECT_ROOT, shipped_requirements
+from tests.conftest import FIXTURES, shipped_requirements
 
-CONTENT = yaml.safe_load((PROJECT_ROOT / "conf" / "base" / "model_card.yml").read_text())
+CONTENT = yaml.safe_load((FIXTURES / "model_card.yml").read_text())  # the tests' own text
 MEASURED = {"accuracy": 0.971, "ece": 0.0227, "mia_auc": 0.5478, "abstention_rate": 0.1,
             "deletion_faithfulness_ratio": 2.6, "worst_group_accuracy": 0.95,
             "brand_new_metric": 0.123}
@@ -60,3 +60,19 @@ def test_html_holds_every_metric_every_image_and_nothing_remote():
         assert text[:40] in html
     markdown = render_markdown(card)
     assert "Trust gate: FAILED" in markdown and "brand_new_metric" in markdown
+
+
+def test_group_metrics_go_to_fairness_whatever_the_group_column_is_called():
+    """``{groups}`` in a pattern is the sensitive features' prefix: the per-group metrics of
+    a ``scanner`` column land under fairness; nothing in the patterns says ``site``."""
+    measured = {"accuracy": 0.9, "accuracy_scanner_x": 0.8, "accuracy_scanner_x_ci_low": 0.7,
+                "n_scanner_y": 12, "recall_scanner_z_class_cat": 0.5, "accuracy_ratio": 0.9}
+    report = check_requirements(parse_requirements(shipped_requirements()), measured).to_dict()
+    arguments = {"content": CONTENT, "gate_report": report, "registry_state": {}, "lineage": {},
+                 "data_profile": {}, "training": {}, "image_names": []}
+    card = build_card(**arguments, sensitive_features=["scanner"])
+    fairness = next(s for s in card["principles"] if s["key"] == "fairness")["metrics"]
+    assert set(fairness) == set(measured) - {"accuracy"}
+    assert "site" not in str(CONTENT["principles"])
+    unplaced = build_card(**arguments)["other_metrics"]   # no sensitive features: not guessed
+    assert "n_scanner_y" in unplaced and "accuracy_scanner_x" in unplaced

@@ -14,6 +14,8 @@ import pandas as pd
 from great_expectations import expectations as gxe
 from PIL import Image
 
+from tai_project.data_description import allowed_groups, group_columns, group_of, group_title
+
 from .validation import TableCheck
 
 
@@ -37,14 +39,13 @@ def raw_data_checks(
     ``thresholds`` may give ``pixel_range`` and ``file_size_bytes`` as ``[min, max]``.
     """
     thresholds = thresholds or {}
-    group = schema["group_column"]
-    required = ["image_id", "path", "label", group]
+    groups = group_columns(schema)
+    required = ["image_id", "path", "label", *groups]
     present = [column for column in required if column in metadata.columns]
     table = metadata.copy()
-    if "label" in table:
-        table["label"] = label_text(table["label"])
-    if group in table:
-        table[group] = label_text(table[group])
+    for column in ("label", *groups):
+        if column in table:
+            table[column] = label_text(table[column])
     ids = (table["image_id"].astype(object).where(table["image_id"].notna(), "blank image_id")
            .astype(str) if "image_id" in table else pd.Series("", table.index))
     line = pd.Series(table.index + 2, index=table.index)  # the header is line 1
@@ -60,7 +61,8 @@ def raw_data_checks(
                 for column in ("image_id", "path") if column in present
             ],
             *_in_set("label", schema["classes"], present),
-            *_in_set(group, schema["groups"], present),
+            *[check for column in groups
+              for check in _in_set(column, schema["groups"][column], present)],
             *_in_set("path", statistics["path"], present),  # every row has an image
         ],
         "metadata.csv line " + line.astype(str) + " (" + ids + ")",
@@ -89,13 +91,17 @@ def raw_data_checks(
     )
     checks = [metadata_check, image_check]
     minimum = thresholds.get("min_images_per_class_and_group")
-    if minimum is not None and {"label", group} <= set(present):
-        counts = _counts(table, ["label", group], [schema["classes"], schema["groups"]])
+    if minimum is not None and {"label", *groups} <= set(present):
+        counts = _counts(table, ["label", *groups],
+                         [schema["classes"], *[schema["groups"][column] for column in groups]])
+        where = "class " + counts["label"]
+        for column in groups:
+            where = where + " x " + column + " " + counts[column]
         checks.append(TableCheck(
             "raw_class_group_counts",
             counts,
             [gxe.ExpectColumnValuesToBeBetween(column="n_images", min_value=minimum)],
-            "class " + counts["label"] + " x " + group + " " + counts[group],
+            where,
         ))
     return checks
 
@@ -112,11 +118,12 @@ def split_checks(
     ``min_images_per_group``), and each split's class and group shares within
     ``max_class_share_deviation`` / ``max_group_share_deviation`` of the whole data's shares.
     """
-    group = schema["group_column"]
+    group = "group"
     ids = metadata["image_id"].astype(str)
+    texts = metadata.assign(**{c: label_text(metadata[c]) for c in group_columns(schema)})
     joined = split_table.assign(image_id=split_table["image_id"].astype(str)).merge(
         metadata.assign(image_id=ids, label=label_text(metadata["label"]),
-                        **{group: label_text(metadata[group])}),
+                        group=group_of(texts, schema)).loc[:, ["image_id", "label", "group"]],
         on="image_id", how="left",
     )
     assignment = TableCheck(
@@ -132,7 +139,7 @@ def split_checks(
         + joined["split"].astype(str) + ")",
     )
     checks = [assignment]
-    levels = (("label", schema["classes"], "class"), (group, schema["groups"], "group"))
+    levels = (("label", schema["classes"], "class"), (group, allowed_groups(schema), "group"))
     for column, values, key in levels:
         shares = _split_shares(joined, column, values, splits)
         checks.append(TableCheck(
@@ -146,7 +153,8 @@ def split_checks(
                     column="share_deviation", max_value=thresholds[f"max_{key}_share_deviation"]
                 ),
             ],
-            "split " + shares["split"] + ", " + column + " " + shares[column],
+            "split " + shares["split"] + ", "
+            + (group_title(schema) if column == group else column) + " " + shares[column],
         ))
     return checks
 

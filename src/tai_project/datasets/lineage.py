@@ -19,12 +19,15 @@ _PACKAGES = ("tai_project", "torch", "numpy", "pandas", "scikit-learn", "kedro",
 
 
 class RunLineageDataset(AbstractDataset[None, dict[str, Any]]):
-    """Load: where this run comes from: git commit and dirty flag, raw data version (DVC),
-    MLflow run id, the OS user and the versions of the packages that shape the model."""
+    """Load: where this run comes from: git commit and dirty flag, the DVC version of
+    ``data_paths`` (the dataset description's images and metadata), MLflow run id, the OS
+    user and the versions of the packages that shape the model."""
 
-    def __init__(self, *, project_path: str = ".", packages: list[str] | None = None,
+    def __init__(self, *, data_paths: list[str], project_path: str = ".",
+                 packages: list[str] | None = None,
                  metadata: dict[str, Any] | None = None) -> None:
         self._path, self._packages, self.metadata = Path(project_path), packages, metadata
+        self._data_paths = list(data_paths)
 
     def load(self) -> dict[str, Any]:
         from tai_project.registry import current_actor  # noqa: PLC0415 - avoids an import cycle
@@ -38,7 +41,7 @@ class RunLineageDataset(AbstractDataset[None, dict[str, Any]]):
         return {
             **_git(self._path),
             **(recorded or (untracked_tags() if untracked_reason(self._path)
-                            else data_version_tags(self._path))),
+                            else data_version_tags(self._path, self._data_paths))),
             "mlflow_run_id": run.info.run_id if run else None,
             "user": current_actor(),
             "packages": {name: _version(name) for name in self._packages or _PACKAGES},
@@ -48,7 +51,7 @@ class RunLineageDataset(AbstractDataset[None, dict[str, Any]]):
         raise DatasetError("RunLineageDataset is read-only.")
 
     def _describe(self) -> dict[str, Any]:
-        return {"project_path": str(self._path)}
+        return {"project_path": str(self._path), "data_paths": self._data_paths}
 
 
 def _git(path: Path) -> dict[str, str]:

@@ -11,7 +11,7 @@ HTML opens offline.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import jinja2
@@ -36,14 +36,19 @@ def build_card(
     data_profile: Mapping[str, Any],
     training: Mapping[str, Any],
     image_names: list[str],
+    sensitive_features: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Return the card as a JSON-ready dict.
 
     ``content`` is ``conf/base/model_card.yml``: the written intended use and limits, and
     per principle a title, metric-name patterns and plot names. Each measured metric of the
     gate report goes to the principle whose requirement checks it, else to the first
-    principle with a matching pattern, else to "other metrics"; plots likewise.
+    principle with a matching pattern, else to "other metrics"; plots likewise. ``{groups}``
+    in a pattern stands for the fairness metrics' group prefix, the ``sensitive_features``
+    joined by ``_`` (``accuracy_{groups}_*`` matches ``accuracy_site_A``); without
+    ``sensitive_features`` such patterns match nothing.
     """
+    content = _with_groups(content, sensitive_features)
     report = GateReport.from_dict(gate_report)
     sections = {key: {"key": key, "title": spec.get("title", key),
                       "description": spec.get("description", ""),
@@ -104,6 +109,18 @@ def build_card(
             "packages": dict(lineage.get("packages", {})),
         },
     }
+
+
+def _with_groups(content: Mapping[str, Any], sensitive_features: Sequence[str]) -> dict[str, Any]:
+    """``content`` with ``{groups}`` in the metric patterns replaced by the group prefix."""
+    prefix = "_".join(sensitive_features)
+    principles = {
+        key: {**spec, "metrics": [pattern.replace("{groups}", prefix)
+                                  for pattern in spec.get("metrics", [])
+                                  if prefix or "{groups}" not in pattern]}
+        for key, spec in content.get("principles", {}).items()
+    }
+    return {**content, "principles": principles}
 
 
 def _match(name: str, content: Mapping[str, Any], kind: str) -> str | None:

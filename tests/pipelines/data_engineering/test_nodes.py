@@ -9,7 +9,7 @@ from tai_project.pipelines.data_engineering.nodes import (
     split_dataset,
 )
 
-SCHEMA = {"classes": [0, 1, 2], "group_column": "site"}
+SCHEMA = {"classes": [0, 1, 2], "group_columns": ["site"]}
 FRACTIONS = {"train": 0.6, "validation": 0.15, "calibration": 0.1, "test": 0.15}
 
 

@@ -17,7 +17,8 @@ from tai_project.pipelines.data_understanding.nodes import (
     validate_trust_requirements,
 )
 
-SCHEMA = {"classes": list(range(10)), "group_column": "site", "groups": ["A", "B"],
+SCHEMA = {"classes": list(range(10)), "group_columns": ["site"], "groups": {"site": ["A", "B"]},
+          "images": "data/01_raw/images", "metadata": "data/01_raw/metadata.csv",
           "image_height": 8, "image_width": 8, "image_mode": "L"}
 
 

@@ -75,7 +75,9 @@ def test_release_carries_verdict_tags_and_example():
     )
     assert release.gate_passed is False and release.human_approval_required is True
     assert release.tags == {"failed_requirements": "min_accuracy", "accuracy": "0.9100",
-                            "data_version": "abc.dir", "git_commit": "deadbeef", "git_dirty": "false"}
+                            "data_version": "abc.dir", "git_commit": "deadbeef", "git_dirty": "false",
+                            "input_schema": '{"image_height": 8, "image_width": 8, "image_mode": '
+                                            '"L", "classes": ["0", "1"]}'}
     assert release.failures == ["reliability.min_accuracy: measured 0.9100, required >= 0.95"]
     assert release.input_limits == {"image_shape": [8, 8, 1], "pixel_range": [0, 255], "max_batch_size": 10}
     assert release.input_example.shape == (2, 8, 8) and release.input_example.dtype == np.float32

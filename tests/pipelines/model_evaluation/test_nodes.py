@@ -11,7 +11,7 @@ from tai_project.pipelines.model_evaluation.nodes import (
 )
 from tests.conftest import shipped_requirements
 
-SCHEMA = {"classes": [0, 1], "group_column": "site"}
+SCHEMA = {"classes": [0, 1], "group_columns": ["site"]}
 REQUIREMENTS = shipped_requirements(**{
     "data.min_group_share": 0.2,
     "reliability.min_accuracy": 0.7,

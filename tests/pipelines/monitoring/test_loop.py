@@ -7,7 +7,7 @@ import mlflow
 import pytest
 
 from tai_project.errors import TrustGateError
-from tests.conftest import run_kedro
+from tests.conftest import TINY_MODEL, run_kedro
 
 BATCH = {"monitoring": {"batch": "noise_drift"}}
 
@@ -19,7 +19,7 @@ def _latest(project, name):
 
 def _aliases(project):
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{project}/mlflow.db")
-    return {alias: str(client.get_model_version_by_alias("tai_classifier", alias).version)
+    return {alias: str(client.get_model_version_by_alias(TINY_MODEL, alias).version)
             for alias in ("challenger", "champion")}
 
 

@@ -14,8 +14,8 @@ from tai_project.pipelines.monitoring.nodes import (
 )
 from tai_project.pipelines.retrain.nodes import merge_production_batch
 
-SCHEMA = {"classes": list(range(10)), "group_column": "site", "image_height": 8,
-          "image_width": 8, "image_mode": "L"}
+SCHEMA = {"classes": list(range(10)), "group_columns": ["site"], "image_height": 8,
+          "image_width": 8, "image_mode": "L", "production": "data/01_production"}
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def _load(root, name):
                                 filename_suffix=".png").load()
     metadata = PartitionedDataset(path=str(root), dataset="pandas.CSVDataset",
                                   filename_suffix=".csv").load()
-    return load_production_batch(images, metadata, name, SCHEMA)
+    return load_production_batch(images, metadata, name, SCHEMA, {})
 
 
 def test_labelled_and_unlabelled_batches_load(batches):
@@ -56,7 +56,8 @@ def test_corrupt_image_names_the_file(batches):
 
 def test_wrong_shape_names_the_file_and_the_expected_size(batches):
     Image.new("L", (9, 8)).save(batches / "iid" / "images" / "iid_00002.png")
-    with pytest.raises(DataValidationError, match=r"iid_00002.png has size 9x8 .* expected 8x8"):
+    with pytest.raises(DataValidationError,
+                       match=r"'iid': .*iid_00002.png is 8x9xL \(HxWxmode\); expected 8x8xL"):
         _load(batches, "iid")
 
 
@@ -130,10 +131,11 @@ def test_merge_adds_the_batch_to_train_and_test_without_touching_the_input():
         ("groups", np.array(["A"] * 4)), ("ids", np.array(["x"] * 4)))}
     batch = {"pixels": np.ones((10, 8, 8), np.uint8), "labels": np.arange(10),
              "groups": np.array(["B"] * 10), "ids": np.array([f"b{i}" for i in range(10)])}
-    merged = merge_production_batch(model_input, batch, "b", {"test_fraction": 0.3}, seed=0)
+    merged = merge_production_batch(model_input, batch, "b", {"test_fraction": 0.3}, seed=0,
+                                    data_schema=SCHEMA)
     assert len(merged["train_pixels"]) == 4 + 7 and len(merged["test_labels"]) == 4 + 3
     assert sorted(np.r_[merged["train_ids"][4:], merged["test_ids"][4:]]) == sorted(batch["ids"])
     assert len(model_input["train_pixels"]) == 4
     with pytest.raises(DataValidationError, match="no labels column"):
         merge_production_batch(model_input, {"pixels": batch["pixels"], "groups": batch["groups"]},
-                               "b", {"test_fraction": 0.3}, seed=0)
+                               "b", {"test_fraction": 0.3}, seed=0, data_schema=SCHEMA)

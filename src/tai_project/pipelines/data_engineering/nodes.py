@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from tai_project import image_layout
+from tai_project.data_description import group_of, kept_columns
 from tai_project.errors import DataValidationError
 from tai_project.lazy import lazy_module
 from tai_project.minimisation import refuse_forbidden_columns
@@ -24,43 +25,66 @@ suites = lazy_module("tai_project.data_quality.suites")
 transparency = lazy_module("tai_project.trust.transparency")
 
 SPLITS = ("train", "validation", "calibration", "test")
+PRODUCTION_SPLIT = "production"
+"""The slice set aside before the split, for monitoring (``monitoring.batch: holdout``)."""
 
 
 def minimise_metadata(
-    metadata: pd.DataFrame, keep_columns: list[str], forbidden_columns: list[str]
+    metadata: pd.DataFrame, keep_columns: list[str], forbidden_columns: list[str],
+    data_schema: dict[str, Any],
 ) -> pd.DataFrame:
-    """Return only the metadata columns listed in ``keep_columns`` (data minimisation).
+    """Return only the metadata columns the pipeline needs (data minimisation): ``image_id``,
+    ``label``, the group columns of the dataset description, and any further column listed
+    in ``keep_columns``.
 
     A column named in ``forbidden_columns`` (direct identifiers such as a patient name)
     stops the run already in ``data_understanding.screen_metadata``, before anything is
     written; it is refused here too, for validated metadata persisted by an older run.
     """
+    where = data_schema["metadata"]
     refuse_forbidden_columns(metadata.columns, forbidden_columns,
-                             where="The validated metadata (from metadata.csv)")
-    missing = [column for column in keep_columns if column not in metadata.columns]
+                             where=f"The validated metadata (from {where})")
+    keep = kept_columns(data_schema, keep_columns)
+    missing = [column for column in keep if column not in metadata.columns]
     if missing:
         raise DataValidationError(
-            f"data_engineering.keep_columns names column(s) {missing} that metadata.csv "
-            f"does not have; it has {list(metadata.columns)}."
+            f"{where} has no column(s) {missing}; it has {list(metadata.columns)}. Expected "
+            "image_id, label, the group columns of the dataset description "
+            "(dataset.group_columns in conf/base/globals.yml) and data_engineering.keep_columns."
         )
-    return metadata.loc[:, keep_columns].copy()
+    return metadata.loc[:, keep].copy()
 
 
-def split_dataset(
-    metadata: pd.DataFrame, split: dict[str, float], data_schema: dict[str, Any], seed: int
+def split_dataset(  # noqa: PLR0913 - a Kedro node takes its inputs by position
+    metadata: pd.DataFrame, split: dict[str, float], data_schema: dict[str, Any], seed: int,
+    production_holdout: float = 0.0,
 ) -> pd.DataFrame:
     """Return ``image_id, split`` with a split per image, stratified by label x group.
 
-    ``split`` gives the fraction of each of train / validation / calibration / test.
+    First a ``production_holdout`` fraction of the images is set aside as split
+    ``production`` (the default production batch of monitoring, disjoint from the rest);
+    ``split`` gives the fractions of the remaining images in train / validation /
+    calibration / test.
     """
     if set(split) != set(SPLITS) or not np.isclose(sum(split.values()), 1.0):
         raise DataValidationError(
             f"data_engineering.split must give fractions for exactly {list(SPLITS)} summing "
             f"to 1; got {split}."
         )
-    strata = metadata["label"].astype(str) + "|" + metadata[data_schema["group_column"]].astype(str)
+    if not 0.0 <= production_holdout < 1.0:
+        raise DataValidationError(
+            f"data_engineering.production_holdout (dataset.production_holdout in "
+            f"conf/base/globals.yml) is {production_holdout}; expected a fraction in [0, 1)."
+        )
+    strata = metadata["label"].astype(str) + "|" + group_of(metadata, data_schema)
     remaining = metadata.index.to_numpy()
     assignment = pd.Series(index=metadata.index, dtype=object)
+    if production_holdout > 0:
+        remaining, taken = model_selection.train_test_split(
+            remaining, test_size=production_holdout, stratify=strata[remaining],
+            random_state=seed,
+        )
+        assignment[taken] = PRODUCTION_SPLIT
     left = 1.0
     for name in reversed(SPLITS[1:]):
         remaining, taken = model_selection.train_test_split(
@@ -85,8 +109,9 @@ def validate_splits(
     docs (HTML): no image in two splits, every class and group in every split, shares
     within the ``split_checks`` tolerances. Otherwise raise ``DataValidationError``.
     """
+    splits = _splits_of(proposed_split)
     validations = data_checks.validate_tables(
-        suites.split_checks(proposed_split, metadata, data_schema, SPLITS, split_checks)
+        suites.split_checks(proposed_split, metadata, data_schema, splits, split_checks)
     )
     problems = data_checks.failure_messages(validations)
     if problems:
@@ -100,6 +125,12 @@ def validate_splits(
     return proposed_split.copy(), docs
 
 
+def _splits_of(split_table: pd.DataFrame) -> tuple[str, ...]:
+    """The model splits, and the production slice when one was set aside."""
+    held_out = (split_table["split"] == PRODUCTION_SPLIT).any()
+    return (*SPLITS, PRODUCTION_SPLIT) if held_out else SPLITS
+
+
 def build_model_input(
     images: dict[str, np.ndarray],
     metadata: pd.DataFrame,
@@ -107,17 +138,18 @@ def build_model_input(
     data_schema: dict[str, Any],
 ) -> dict[str, np.ndarray]:
     """Return arrays per split (``<split>_pixels`` channels-last, ``_labels``, ``_groups``,
-    ``_ids``) and the training-split per-channel pixel mean and standard deviation, shape
-    ``(channels,)`` (normalisation from train only).
+    ``_ids``; the ``production`` slice too when one was set aside) and the training-split
+    per-channel pixel mean and standard deviation, shape ``(channels,)`` (normalisation from
+    train only).
 
     Labels become class indices in the order of ``data_schema.classes``.
     """
     class_index = {str(label): index for index, label in enumerate(data_schema["classes"])}
     labels = metadata["label"].astype(str).map(class_index)
-    groups = metadata[data_schema["group_column"]].astype(str).to_numpy()
+    groups = group_of(metadata, data_schema).to_numpy()
     by_id = dict(zip(images["image_id"], range(len(images["image_id"]))))
     arrays: dict[str, np.ndarray] = {}
-    for name in SPLITS:
+    for name in _splits_of(split_table):
         rows = np.flatnonzero(split_table["split"].to_numpy() == name)
         image_rows = [by_id[image_id] for image_id in split_table["image_id"].iloc[rows]]
         arrays[f"{name}_pixels"] = images["pixels"][image_rows]

@@ -20,13 +20,15 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 minimise_metadata,
-                ["validated_metadata", "params:keep_columns", "params:forbidden_columns"],
+                ["validated_metadata", "params:keep_columns", "params:forbidden_columns",
+                 "params:data_schema"],
                 "minimal_metadata",
                 name="minimise_metadata",
             ),
             Node(
                 split_dataset,
-                ["minimal_metadata", "params:split", "params:data_schema", "params:seed"],
+                ["minimal_metadata", "params:split", "params:data_schema", "params:seed",
+                 "params:production_holdout"],
                 "proposed_split",
                 name="split_dataset",
             ),

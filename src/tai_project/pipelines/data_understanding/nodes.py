@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from tai_project.data_description import group_of, group_title
 from tai_project.errors import DataValidationError
 from tai_project.image_layout import image_channels
 from tai_project.lazy import lazy_module
@@ -75,7 +76,7 @@ def load_images(
     )
     problems = data_checks.failure_messages(validations)
     if problems:
-        _raise(problems)
+        _raise(problems, data_schema)
     paths = raw_metadata["path"].astype(str).tolist()
     pixels = np.empty((len(paths), *pixels_by_path[paths[0]].shape), dtype=np.uint8)
     uses = Counter(paths)
@@ -86,18 +87,19 @@ def load_images(
             del pixels_by_path[path]
     images = {"pixels": pixels, "image_id": raw_metadata["image_id"].astype(str).to_numpy()}
     metadata = raw_metadata.assign(label=suites.label_text(raw_metadata["label"]))
-    docs = data_checks.render_data_docs(validations, title="Raw data validation (data/01_raw)")
+    docs = data_checks.render_data_docs(
+        validations, title=f"Raw data validation ({data_schema['metadata']}, {data_schema['images']})")
     return images, metadata.reset_index(drop=True), statistics, docs
 
 
-def _raise(problems: list[str]) -> None:
+def _raise(problems: list[str], data_schema: dict[str, Any]) -> None:
     raise DataValidationError(
-        f"The raw data (data/01_raw) failed {len(problems)} Great Expectations "
-        "expectation(s); nothing was trained:\n"
+        f"The raw data ({data_schema['metadata']}, {data_schema['images']}) failed "
+        f"{len(problems)} Great Expectations expectation(s); nothing was trained:\n"
         + "\n".join(f"  - {problem}" for problem in problems)
-        + "\nFix or remove the files and rows named above (or the data_schema in "
-        "conf/base/parameters.yml, or the data_understanding.data_quality thresholds), "
-        "then run again."
+        + "\nFix or remove the files and rows named above (or the dataset description, "
+        "`dataset:` in conf/base/globals.yml, or the data_understanding.data_quality "
+        "thresholds), then run again."
     )
 
 
@@ -109,7 +111,7 @@ def profile_data(
     ``group_share`` is the share of the smallest group (the ``min_group_share`` requirement);
     ``representation_ratio`` is the smallest group's count over the largest's.
     """
-    group = metadata[data_schema["group_column"]].astype(str)
+    group = group_of(metadata, data_schema)
     counts = pd.crosstab(suites.label_text(metadata["label"]), group)
     shares = group.value_counts(normalize=True)
     moments = {g: data_statistics.pixel_moments(images["pixels"][(group == g).to_numpy()])
@@ -131,14 +133,14 @@ def plot_data_profile(
     images: dict[str, np.ndarray], metadata: pd.DataFrame, data_schema: dict[str, Any]
 ) -> Figure:
     """Return a figure: images per class stacked by group, and pixel histograms per group."""
-    group = metadata[data_schema["group_column"]].astype(str)
+    group = group_of(metadata, data_schema)
     counts = pd.crosstab(suites.label_text(metadata["label"]), group)
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     counts.plot.bar(stacked=True, ax=left)
     left.set(title="Images per class and group", xlabel="class", ylabel="images")
     for name in counts.columns:
         right.hist(images["pixels"][(group == name).to_numpy()].ravel(), bins=32,
-                   alpha=0.5, density=True, label=f"{data_schema['group_column']}={name}")
+                   alpha=0.5, density=True, label=f"{group_title(data_schema)}={name}")
     right.set(title="Pixel intensity by group", xlabel="pixel value", ylabel="density")
     right.legend()
     figure.tight_layout()
@@ -152,7 +154,7 @@ def build_representation_table(metadata: pd.DataFrame, data_schema: dict[str, An
     A class where a group's share is far below its overall share is where a model is most
     likely to fail that group (the ``min_group_share`` requirement checks the overall share).
     """
-    group = metadata[data_schema["group_column"]].astype(str).rename("group")
+    group = group_of(metadata, data_schema).rename("group")
     counts = pd.crosstab(suites.label_text(metadata["label"]).rename("class"), group)
     counts.loc["all"] = counts.sum()
     table = counts.stack().rename("count").reset_index()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tai_project import image_layout
+from tai_project.data_description import input_schema
+from tai_project.datasets.champion_input import INPUT_SCHEMA_TAG
 from tai_project.errors import EvidenceError, TrustGateError
 from tai_project.evidence import RERUN, evidence_mismatches, measure_evidence
 from tai_project.lazy import lazy_module
@@ -55,6 +58,7 @@ def prepare_release(  # noqa: PLR0913, PLR0917 - a Kedro node takes its inputs b
         **{name: f"{gate_report['measured'][name]:.4f}" for name in params["tagged_metrics"]},
         **{key: str(lineage[key]) for key in ("data_version", "git_commit", "git_dirty")
            if key in lineage},
+        INPUT_SCHEMA_TAG: json.dumps(input_schema(data_schema)),  # non-regression compares it
     }
     shape = image_layout.image_shape(data_schema)  # [height, width, channels]: channels-last
     return model_registry.ModelRelease(
@@ -93,9 +97,11 @@ def build_model_card(  # noqa: PLR0917 - a Kedro node takes its inputs by positi
     training_history: list[dict[str, float]],
     model_engineering: dict[str, Any],
     images: dict[str, dict[str, str]],
+    sensitive_features: list[str] | None = None,
 ) -> tuple[str, dict[str, Any], str]:
     """Return the model card as HTML (self-contained), JSON and Markdown: intended use and
-    limits, data, training, each principle's metrics with its plots, the gate and lineage."""
+    limits, data, training, each principle's metrics with its plots, the gate and lineage.
+    ``sensitive_features`` name the per-group fairness metrics (``{groups}`` in patterns)."""
     setup = model_engineering["training_setup"]
     dp = setup["privacy"]
     training = {
@@ -111,7 +117,7 @@ def build_model_card(  # noqa: PLR0917 - a Kedro node takes its inputs by positi
     }
     card = build_card(content=content, gate_report=gate_report, registry_state=registry_state,
                       lineage=lineage, data_profile=data_profile, training=training,
-                      image_names=sorted(images))
+                      image_names=sorted(images), sensitive_features=sensitive_features or ())
     return render_html(card, images), card, render_markdown(card)
 
 

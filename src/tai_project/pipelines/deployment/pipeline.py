@@ -21,7 +21,8 @@ def create_pipeline(**kwargs) -> Pipeline:
                 build_model_card,
                 ["model_card_content", "gate_report", "model_registry", "run_lineage",
                  "data_profile", "privacy_budget", "training_history",
-                 "params:model_engineering", "report_images"],
+                 "params:model_engineering", "report_images",
+                 "params:model_evaluation.fairness.sensitive_features"],
                 ["model_card_html", "model_card_json", "model_card_md"],
                 name="build_model_card",
             ),
@@ -33,5 +34,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                 "inference_policy", "data_profile", "privacy_budget", "training_history"},
         outputs={"model_registry", "deployment_record"},
         parameters={"params:data_schema", "params:model_engineering",
-                    "params:trust_requirements"},
+                    "params:trust_requirements",
+                    "params:model_evaluation.fairness.sensitive_features"},
     )

@@ -39,7 +39,7 @@ def train_classifier(
     history), else the non-private loop and an infinite epsilon.
 
     ``params.fairness_mitigation``: ``none``, or ``reweight_groups`` to weight each image's
-    loss so that every group (``data_schema.group_column``) counts equally, in training and
+    loss so that every group (``data_schema.group_columns``) counts equally, in training and
     in the validation loss early stopping watches (non-private training only).
     """
     mitigation = params.get("fairness_mitigation", "none")

@@ -10,13 +10,25 @@ import numpy as np
 import pandas as pd
 
 from tai_project import image_layout
+from tai_project.data_description import (
+    GROUP_SEPARATOR,
+    describe_input,
+    group_columns,
+    input_schema,
+)
 from tai_project.errors import ParameterError
 from tai_project.evidence import measure_evidence
 from tai_project.lazy import lazy_module
 from tai_project.pipelines.tracking import as_metric_history
 from tai_project.trust.conformal import evaluate_conformal
 from tai_project.trust.hints import TrainingSettings
-from tai_project.trust.requirements import check_requirements, parse_requirements
+from tai_project.trust.requirements import (
+    CHAMPION_PREFIX,
+    GateReport,
+    RequirementCheck,
+    check_requirements,
+    parse_requirements,
+)
 from tai_project.trust.selective import (
     apply_threshold,
     choose_confidence_threshold,
@@ -104,14 +116,18 @@ def check_trust_gate(
     mitigation, temperature scaling; ``trust/hints.py``).
 
     ``metric_sets`` are the flat metric dicts of any stage (data profile, performance, ...);
-    a new trust metric reaches the gate by adding its dataset to this node's inputs.
+    a new trust metric reaches the gate by adding its dataset to this node's inputs. A
+    ``NOT_COMPARED`` entry (``select_comparable_champion``) adds a row saying why the
+    non-regression rows have no champion to compare with.
     """
     measured: dict[str, float] = {}
+    notes = []
     for metrics in metric_sets:
         measured.update(
             {k: v for k, v in metrics.items()
              if isinstance(v, int | float) and not isinstance(v, bool)}
         )
+        notes += [metrics[NOT_COMPARED]] if NOT_COMPARED in metrics else []
     setup = model_engineering["training_setup"]
     settings = TrainingSettings(
         differential_privacy=bool(setup["privacy"]["enabled"]),
@@ -119,8 +135,33 @@ def check_trust_gate(
         temperature_scaling=bool(calibration_params["temperature_scaling"]),
     )
     report = check_requirements(parse_requirements(trust_requirements), measured)
+    rows = tuple(RequirementCheck("non_regression", note, "input_schema", None, None, "n/a")
+                 for note in notes)
+    report = GateReport(checks=report.checks + rows, measured=report.measured,
+                        champion_version=report.champion_version)
     return {**report.with_hints(settings).to_dict(),
             "evidence": measure_evidence(network, model_input, trust_requirements)}
+
+
+NOT_COMPARED = f"{CHAMPION_PREFIX}not_compared"
+"""Why the champion's metrics were withheld from the non-regression check."""
+
+
+def select_comparable_champion(
+    champion_metrics: dict[str, float], champion_input: dict[str, Any],
+    data_schema: dict[str, Any],
+) -> dict[str, Any]:
+    """Return the champion's metrics for non-regression when the champion takes the same
+    input as this model (image height, width, mode and classes: ``input_schema``); else
+    only ``NOT_COMPARED``, a sentence naming both schemas (a model of another dataset is
+    no baseline). A champion registered without a recorded schema is compared as before."""
+    recorded = champion_input.get("input_schema")
+    own = input_schema(data_schema)
+    if not champion_metrics or recorded is None or recorded == own:
+        return champion_metrics
+    return {NOT_COMPARED: (
+        f"champion v{champion_input['version']} not compared: it takes "
+        f"{describe_input(recorded)}, this model {describe_input(own)}")}
 
 
 def metrics_for_mlflow(performance_metrics: dict[str, float]) -> dict[str, dict[str, float]]:
@@ -505,12 +546,19 @@ def compute_fairness_metrics(
 def _test_feature(
     model_input: dict[str, np.ndarray], name: str, data_schema: dict[str, Any]
 ) -> np.ndarray:
-    key = "test_groups" if name == data_schema["group_column"] else f"test_{name}"
+    columns = group_columns(data_schema)
+    if name in columns:
+        groups = model_input["test_groups"].astype(str)
+        if len(columns) == 1:
+            return groups
+        return np.array([group.split(GROUP_SEPARATOR)[columns.index(name)] for group in groups])
+    key = f"test_{name}"
     if key not in model_input:
         raise ParameterError(
             f"model_evaluation.fairness.sensitive_features names {name!r}, but model_input has "
-            f"no array {key!r} (it has {sorted(model_input)}). Use data_schema.group_column "
-            f"({data_schema['group_column']!r}) or carry the column into model_input."
+            f"no array {key!r} (it has {sorted(model_input)}). Use the group columns of the "
+            f"dataset description (dataset.group_columns in conf/base/globals.yml: {columns}) "
+            "or carry the column into model_input."
         )
     return model_input[key].astype(str)
 

@@ -30,6 +30,7 @@ from .nodes import (
     plot_test_attributions,
     predict_evaluation_logits,
     predict_test_split,
+    select_comparable_champion,
 )
 
 
@@ -55,10 +56,13 @@ def create_pipeline(**kwargs) -> Pipeline:
                  "privacy_metrics", "reliability_metrics", "fairness_metrics",
                  "transparency_metrics",
                  # non-regression: the current champion's metrics as champion.<metric>
-                 "champion_metrics"],
+                 "comparable_champion_metrics"],
                 "gate_report",
                 name="check_trust_gate",
             ),
+            Node(select_comparable_champion,
+                 ["champion_metrics", "champion_input_schema", "params:data_schema"],
+                 "comparable_champion_metrics", name="select_comparable_champion"),
             # privacy (PR): membership-inference attack and the DP budget spent
             Node(attack_membership,
                  ["trained_network", "model_input", "params:membership_inference",

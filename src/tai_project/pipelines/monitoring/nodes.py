@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
+from tai_project.data_description import group_columns, group_of
 from tai_project.errors import DataValidationError, ParameterError
 from tai_project.image_layout import channels_last
 from tai_project.lazy import lazy_module
@@ -35,25 +36,35 @@ DECISIONS = ("ok", "warn", "retrain")
 logger = logging.getLogger(__name__)
 
 
+HOLDOUT_BATCH = "holdout"
+"""``monitoring.batch`` naming the slice of the labelled data data_engineering set aside."""
+
+
 def load_production_batch(
     images: dict[str, Callable[[], bytes]],
     metadata: dict[str, Callable[[], pd.DataFrame]],
     batch_name: str,
     data_schema: dict[str, Any],
+    model_input: dict[str, np.ndarray],
 ) -> dict[str, np.ndarray]:
     """Return the batch ``batch_name`` as arrays: ``pixels`` (uint8, channels-last
     ``(n, height, width, channels)``),
     ``ids``, and ``labels`` (class index) / ``groups`` when its metadata.csv has ``label`` /
-    the group column. Raises ``DataValidationError`` naming the file for a missing or empty
-    batch, an unknown label, a missing, corrupt or wrongly shaped image."""
-    where = f"data/01_production/{batch_name}"
+    the group columns. ``holdout`` is the labelled slice data_engineering set aside
+    (``model_input``'s ``production`` split); any other name is a folder under
+    ``data_schema.production``. Raises ``DataValidationError`` naming the file for a missing
+    or empty batch, an unknown label, a missing, corrupt or wrongly shaped image."""
+    if batch_name == HOLDOUT_BATCH:
+        return _holdout_batch(model_input)
+    where = f"{data_schema['production']}/{batch_name}"
     if f"{batch_name}/metadata" not in metadata:
-        available = sorted(key.split("/")[0] for key in metadata)
+        available = sorted({key.split("/")[0] for key in metadata})
         raise DataValidationError(
             f"Production batch {batch_name!r} not found: no {where}/metadata.csv. Available "
-            f"batches: {available}. Set monitoring.batch (e.g. `kedro run --pipeline monitoring "
-            "--params monitoring.batch=iid`) or export the default batches with `python -m "
-            "tai_project.datasets.default_data --production-out data/01_production`."
+            f"batches: {available} and {HOLDOUT_BATCH!r} (the held-out slice of your data). "
+            "Set monitoring.batch (e.g. `kedro run --pipeline monitoring --params "
+            f"monitoring.batch={HOLDOUT_BATCH}`) or add a folder {where}/ with images/ and "
+            "metadata.csv (image_id, path[, label and the group columns])."
         )
     table = metadata[f"{batch_name}/metadata"]()
     if table.empty:
@@ -63,24 +74,35 @@ def load_production_batch(
         )
     height, width = data_schema["image_height"], data_schema["image_width"]
     pixels = np.stack([
-        _decode(images, batch_name, str(path), (width, height), data_schema["image_mode"])
+        _decode(images, where, batch_name, str(path), (width, height), data_schema["image_mode"])
         for path in table["path"]
     ])
     batch = {"pixels": pixels, "ids": table["image_id"].astype(str).to_numpy()}
     if "label" in table:
         batch["labels"] = _class_indices(table["label"], data_schema["classes"], where)
-    if data_schema["group_column"] in table:
-        batch["groups"] = table[data_schema["group_column"]].astype(str).to_numpy()
+    if set(group_columns(data_schema)) <= set(table.columns):
+        batch["groups"] = group_of(table, data_schema).to_numpy()
     return batch
 
 
-def _decode(images: dict[str, Callable[[], bytes]], batch: str, path: str,
+def _holdout_batch(model_input: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    if not len(model_input.get("production_ids", ())):
+        raise DataValidationError(
+            f"monitoring.batch is {HOLDOUT_BATCH!r}, but data_engineering set no slice of the "
+            "data aside (model_input has no production split). Set dataset.production_holdout "
+            "(e.g. 0.1) in conf/base/globals.yml and run `kedro run`, or set monitoring.batch "
+            "to a batch folder under dataset.production."
+        )
+    return {key: model_input[f"production_{key}"] for key in ("pixels", "ids", "labels", "groups")}
+
+
+def _decode(images: dict[str, Callable[[], bytes]], where: str, batch: str, path: str,
             size: tuple[int, int], mode: str) -> np.ndarray:
-    file = f"data/01_production/{batch}/images/{path}"
+    file = f"{where}/images/{path}"
     key = f"{batch}/images/{path.removesuffix('.png')}"
     if key not in images:
         raise DataValidationError(
-            f"{file} is listed in data/01_production/{batch}/metadata.csv but does not exist. "
+            f"{file} is listed in {where}/metadata.csv but does not exist. "
             "Add the image or remove its row."
         )
     try:
@@ -93,9 +115,10 @@ def _decode(images: dict[str, Callable[[], bytes]], batch: str, path: str,
         ) from error
     if image.size != size or image.mode != mode:
         raise DataValidationError(
-            f"{file} has size {image.size[0]}x{image.size[1]} and mode {image.mode}; expected "
-            f"{size[0]}x{size[1]} mode {mode} (data_schema in conf/base/parameters.yml). "
-            "Resize/convert the image as the training images were, or remove it from the batch."
+            f"Production batch {batch!r}: {file} is {image.size[1]}x{image.size[0]}x{image.mode} "
+            f"(HxWxmode); expected {size[1]}x{size[0]}x{mode} (the dataset description, "
+            "conf/base/globals.yml). Resize/convert the batch's images as the training "
+            "images were, or describe the data they belong to."
         )
     return channels_last(np.asarray(image, dtype=np.uint8))
 
@@ -137,6 +160,7 @@ def score_reference(
     labels and groups), the baseline the batch's live metrics are compared with."""
     _require_champion(deployment_record)
     pixels = model_input[f"{params['split']}_pixels"]
+    _require_champion_input(champion_model, pixels, f"The {params['split']} split (model_input)")
     rng = np.random.default_rng(seed)
     chosen = np.sort(rng.permutation(len(pixels))[: params["max_images"]])
     holdout = params["holdout_split"]
@@ -150,10 +174,38 @@ def score_reference(
 
 
 def score_batch(champion_model: Any, deployment_record: dict[str, Any],
-                batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+                batch: dict[str, np.ndarray], batch_name: str) -> dict[str, np.ndarray]:
     """Return the champion's scores of the production batch (see ``score_with_champion``)."""
     _require_champion(deployment_record)
+    _require_champion_input(champion_model, batch["pixels"], f"Production batch {batch_name!r}")
     return score_with_champion(champion_model, batch["pixels"])
+
+
+def _require_champion_input(champion_model: Any, pixels: np.ndarray, what: str) -> None:
+    """Refuse, in one line, images of another shape than the champion's input signature
+    (a champion of another dataset), before MLflow's schema enforcement dumps the array."""
+    schema = champion_model.metadata.get_input_schema()
+    if schema is None or not schema.inputs:
+        return
+    expected = tuple(int(d) for d in schema.inputs[0].shape[1:])
+    found = tuple(int(d) for d in np.shape(pixels)[1:])
+    if expected != found:
+        raise DataValidationError(
+            f"{what} holds images of {_shape_text(found)}, but the champion takes "
+            f"{_shape_text(expected)}: monitor a batch of the champion's data, or train and "
+            "promote a model on this dataset first (`kedro run`; the registered model is "
+            "tai_<dataset.name>)."
+        )
+
+
+def _shape_text(shape: tuple[int, ...]) -> str:
+    """``(8, 8)`` -> ``8x8xL``; ``(32, 32, 3)`` -> ``32x32xRGB``; other shapes as ``AxBxC``."""
+    modes = {1: "L", 3: "RGB", 4: "RGBA"}
+    if len(shape) == 2:  # noqa: PLR2004 - a grayscale image is height x width
+        return f"{shape[0]}x{shape[1]}xL"
+    if len(shape) == 3 and shape[-1] in modes:  # noqa: PLR2004 - height x width x channels
+        return f"{shape[0]}x{shape[1]}x{modes[shape[-1]]}"
+    return "x".join(str(d) for d in shape)
 
 
 def _require_champion(deployment_record: dict[str, Any]) -> None:

@@ -13,7 +13,7 @@ _PER_IMAGE = ("pixels", "labels", "groups", "ids")
 
 def merge_production_batch(
     model_input: dict[str, np.ndarray], batch: dict[str, np.ndarray], batch_name: str,
-    params: dict[str, Any], seed: int,
+    params: dict[str, Any], seed: int, data_schema: dict[str, Any],
 ) -> dict[str, np.ndarray]:
     """Return a copy of ``model_input`` whose train split also holds the labelled batch and
     whose test split also holds a seeded ``params.test_fraction`` of it, so the gate measures
@@ -23,8 +23,9 @@ def merge_production_batch(
     if missing:
         raise DataValidationError(
             f"Production batch {batch_name!r} has no {' / '.join(missing)} column in "
-            f"data/01_production/{batch_name}/metadata.csv; retraining needs a labelled batch "
-            "with its group (site). Label the batch, or retrain on another one."
+            f"{data_schema['production']}/{batch_name}/metadata.csv; retraining needs a "
+            f"labelled batch with its group columns ({', '.join(data_schema['group_columns'])}). "
+            "Label the batch, or retrain on another one."
         )
     order = np.random.default_rng(seed).permutation(len(batch["pixels"]))
     n_test = int(round(params["test_fraction"] * len(order)))

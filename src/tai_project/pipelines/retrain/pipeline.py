@@ -15,11 +15,11 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(load_production_batch,
                  ["production_batch_images", "production_batch_metadata",
-                  "params:monitoring.batch", "params:data_schema"],
+                  "params:monitoring.batch", "params:data_schema", "model_input"],
                  "production_batch", name="load_production_batch"),
             Node(merge_production_batch,
                  ["model_input", "production_batch", "params:monitoring.batch",
-                  "params:merge", "params:seed"],
+                  "params:merge", "params:seed", "params:data_schema"],
                  "retrain_model_input", name="merge_production_batch"),
         ],
         namespace="retrain",
