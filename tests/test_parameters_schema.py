@@ -14,6 +14,7 @@ from typing import Any, get_args
 
 import pytest
 import yaml
+from kedro.config import OmegaConfigLoader
 
 from tai_project.errors import ParameterError, RequirementsError
 from tai_project.models import private_training
@@ -32,7 +33,9 @@ FILES = ["conf/base/parameters.yml",
          *sorted(str(p.relative_to(PROJECT_ROOT))
                  for p in (PROJECT_ROOT / "conf/base/parameters").glob("*.yml"))]
 TREES = [(name, yaml.safe_load((PROJECT_ROOT / name).read_text())) for name in FILES]
-SHIPPED = {key: value for _, tree in TREES for key, value in tree.items()}
+# resolved as a session resolves them (${globals:dataset.*} from conf/base/globals.yml)
+SHIPPED = OmegaConfigLoader(conf_source=str(PROJECT_ROOT / "conf"), base_env="base",
+                            default_run_env="base")["parameters"]
 
 
 def _problem(dotted: str, value: Any, *, runtime: bool = False) -> str:

@@ -62,23 +62,31 @@ def _ordered(bounds: list[float], what: str) -> None:
 
 # --- parameters.yml -----------------------------------------------------------------------
 class DataSchema(_Section):
-    """``data_schema``: what the images and metadata must look like."""
+    """``data_schema``: what the images and metadata must look like (derived from the
+    ``dataset:`` description in ``conf/base/globals.yml``)."""
 
     classes: Annotated[list[int | str], Field(min_length=2)]
-    group_column: Annotated[str, Field(min_length=1)]
-    groups: Annotated[list[str | int], Field(min_length=1)]
+    group_columns: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)]
+    groups: dict[str, Annotated[list[str | int], Field(min_length=1)]]
     image_height: PositiveInt
     image_width: PositiveInt
     image_mode: Literal["L", "RGB"]
     pixel_range: Range
+    images: Annotated[str, Field(min_length=1)]
+    metadata: Annotated[str, Field(min_length=1)]
+    production: Annotated[str, Field(min_length=1)]
 
     @model_validator(mode="after")
     def _check(self) -> DataSchema:
         _ordered(self.pixel_range, "pixel_range")
-        for name in ("classes", "groups"):
-            values = [str(v) for v in getattr(self, name)]
-            if len(set(values)) != len(values):
-                raise ValueError(f"{name} has duplicates: {getattr(self, name)}")
+        named = {"classes": self.classes, **{f"groups.{c}": v for c, v in self.groups.items()}}
+        for name, values in named.items():
+            if len({str(v) for v in values}) != len(values):
+                raise ValueError(f"{name} has duplicates: {values}")
+        missing = [column for column in self.group_columns if column not in self.groups]
+        if missing:
+            raise ValueError(f"groups names no allowed values for group column(s) {missing} "
+                             "(dataset.groups in conf/base/globals.yml)")
         return self
 
 
@@ -147,7 +155,8 @@ class SplitChecks(_Section):
 
 
 class DataEngineering(_Section):
-    keep_columns: Annotated[list[str], Field(min_length=1)]
+    keep_columns: list[str]
+    production_holdout: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
     forbidden_columns: list[str]
     split: Split
     perturbations: Perturbations
