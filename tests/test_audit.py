@@ -148,15 +148,16 @@ def test_a_manifest_signed_with_another_key_is_refused(client):  # noqa: F811
 def test_make_verify_names_an_edited_audit_row_and_exits_non_zero(client, store, capsys):  # noqa: F811
     import shutil  # noqa: PLC0415
 
-    from tests.conftest import PROJECT_ROOT  # noqa: PLC0415
+    from tests.conftest import PROJECT_ROOT, TINY_MODEL, write_test_configuration  # noqa: PLC0415
 
     project = store / "verify_cli"
     shutil.copytree(PROJECT_ROOT / "conf" / "base", project / "conf" / "base")
     (project / "conf" / "local").mkdir()
+    write_test_configuration(project)   # the test's own dataset description: TINY_MODEL
     (project / "conf" / "local" / "mlflow.yml").write_text(
         f"server:\n  mlflow_tracking_uri: {mlflow.get_tracking_uri()}\n")
     os.chdir(project)
-    register(release(), "tai_classifier")
+    register(release(), TINY_MODEL)
     assert registry.main(["verify"]) == 0
     head = json.loads(capsys.readouterr().out)
     assert head["champion"] == "1" and len(head["audit_head_sha256"]) == 64
@@ -166,6 +167,6 @@ def test_make_verify_names_an_edited_audit_row_and_exits_non_zero(client, store,
           promoted.seq)
     assert registry.main(["verify"]) == 1
     err = capsys.readouterr().err
-    assert f"event {promoted.seq} (promoted v1 of 'tai_classifier'" in err
+    assert f"event {promoted.seq} (promoted v1 of '{TINY_MODEL}'" in err
     assert "content was changed" in err
     assert content_sha256(promoted.content()) == promoted.sha256   # the original still hashes

@@ -174,7 +174,7 @@ def test_a_scanner_dataset_runs_by_configuration_only(
 
     model_input = NpzDataset(filepath=str(root / "data/05_model_input/model_input.npz")).load()
     batch = load_production_batch({}, {}, "holdout", SCANS_SCHEMA, model_input)
-    assert batch["pixels"].shape == (18, 12, 12) and set(batch["groups"]) == {"x", "y", "z"}
+    assert batch["pixels"].shape == (18, 12, 12, 1) and set(batch["groups"]) == {"x", "y", "z"}
     others = np.concatenate([model_input[f"{s}_ids"] for s in
                              ("train", "validation", "calibration", "test")])
     assert not set(batch["ids"]) & set(others)
@@ -256,7 +256,7 @@ def test_champion_of_another_input_schema_is_not_a_non_regression_baseline(regis
     measured = {"accuracy": 0.6}   # far below the champion's 0.9: a regression if compared
     comparable = select_comparable_champion(champion, champion_input, SCANS_SCHEMA)
     assert set(comparable) == {NOT_COMPARED}
-    report = check_trust_gate(requirements, measured, comparable)
+    report = _gate(requirements, measured, comparable)
     rows = [c for c in report["checks"] if c["principle"] == "non_regression"]
     assert report["passed"] and report["champion_version"] is None
     assert [c["status"] for c in rows if c["metric"] in {"accuracy", "input_schema"}] == [
@@ -267,7 +267,7 @@ def test_champion_of_another_input_schema_is_not_a_non_regression_baseline(regis
     # the same input schema: compared as before, and the regression is caught
     same = select_comparable_champion(champion, champion_input, {**TINY_SCHEMA, "classes": [0, 1, 2]})
     assert same == champion
-    assert not check_trust_gate(requirements, measured, same)["passed"]
+    assert not _gate(requirements, measured, same)["passed"]
     # no champion, or a champion registered before the tag: compared as before
     assert select_comparable_champion({}, {}, SCANS_SCHEMA) == {}
     assert select_comparable_champion(champion, {**champion_input, "input_schema": None},
@@ -299,3 +299,13 @@ def test_a_description_without_group_values_names_the_keys(group_columns, groups
 
     with pytest.raises(ParameterError, match=r"globals.yml\) has group_columns .* groups: \{scanner"):
         read_group_columns({"group_columns": group_columns, "groups": groups})
+
+
+def _gate(requirements: dict, *metric_sets: dict) -> dict:
+    """``check_trust_gate`` on a small network and model input, DP off (only the rows matter)."""
+    from tai_project.models.network import SmallCNN  # noqa: PLC0415
+
+    network = SmallCNN(num_classes=3, channels=(4,), groups=2)
+    settings = {"training_setup": {"privacy": {"enabled": False}, "fairness_mitigation": "none"}}
+    return check_trust_gate(network, {"x": np.zeros(3)}, requirements, settings,
+                            {"temperature_scaling": True}, *metric_sets)

@@ -13,23 +13,23 @@ import numpy as np
 import pytest
 
 from tai_project.datasets.example_scans import CLASSES, export_production_batches, export_scans
-from tests.conftest import PROJECT_ROOT, run_kedro
+from tests.conftest import PROJECT_ROOT, run_kedro, write_test_configuration
 
 pytestmark = pytest.mark.slow
 
 SIZE = 24
+# The dataset description is the whole configuration of the data (conf/base/globals.yml):
+# nothing else names the scans' paths, classes, size, mode or group column.
+SCANS_DATASET = {
+    "name": "scans", "images": "data/scans/images", "metadata": "data/scans/metadata.csv",
+    "production": "data/scans_production", "production_batch": "iid", "production_holdout": 0.0,
+    "classes": list(CLASSES), "image_height": SIZE, "image_width": SIZE, "image_mode": "RGB",
+    "pixel_range": [0, 255], "group_columns": ["scanner"],
+    "groups": {"scanner": ["handheld", "s100", "s200"]},
+}
 SCANS_PARAMS = {
-    "data_schema": {
-        "classes": list(CLASSES), "group_column": "scanner",
-        "groups": ["handheld", "s100", "s200"], "image_height": SIZE, "image_width": SIZE,
-        "image_mode": "RGB", "pixel_range": [0, 255],
-    },
-    "data_engineering": {
-        "keep_columns": ["image_id", "label", "scanner"],
-        # the digits' acquisition shift is not this data's: leave it out of the corruption set
-        "perturbations": {"severities": {"acquisition_shift": None}},
-    },
-    "model_evaluation": {"fairness": {"sensitive_features": ["scanner"]}},
+    # the digits' acquisition shift is not this data's: leave it out of the corruption set
+    "data_engineering": {"perturbations": {"severities": {"acquisition_shift": None}}},
     "trust_requirements": {"data": {"min_group_share": 0.1}},
     "model_engineering": {"training_setup": {"privacy": {"epochs": 3}}},
 }
@@ -48,9 +48,10 @@ def scans_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in ("pyproject.toml", ".telemetry"):
         shutil.copy(PROJECT_ROOT / name, root / name)
     (root / "src").mkdir()
-    export_scans(root / "data" / "01_raw", n_images=350, size=SIZE)
-    export_production_batches(root / "data" / "01_production", n_images=60, size=SIZE,
+    export_scans(root / "data" / "scans", n_images=350, size=SIZE)
+    export_production_batches(root / "data" / "scans_production", n_images=60, size=SIZE,
                               batches=("iid",))
+    write_test_configuration(root, SCANS_DATASET)
     monkeypatch.chdir(root)
     return root
 
@@ -76,6 +77,7 @@ def test_rgb_scans_run_measures_every_requirement_and_reaches_the_gate(scans_pro
     (run,) = client.search_runs([client.get_experiment_by_name("tai_project").experiment_id])
     assert run.info.status == "FINISHED"
     (version,) = client.search_model_versions()
+    assert version.name == "tai_scans"
     model = mlflow.pyfunc.load_model(f"models:/{version.name}/{version.version}")
     assert model.metadata.get_input_schema().inputs[0].shape == (-1, SIZE, SIZE, 3)
     prediction = model.predict(model_input["test_pixels"][:3].astype(np.float32))

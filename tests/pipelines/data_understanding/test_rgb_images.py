@@ -10,9 +10,10 @@ from tai_project.datasets.example_scans import CLASSES, export_scans
 from tai_project.errors import DataValidationError, ParameterError
 from tai_project.pipelines.data_understanding.nodes import load_images, plot_data_profile
 
-SCHEMA = {"classes": list(CLASSES), "group_column": "scanner",
-          "groups": ["handheld", "s100", "s200"], "image_height": 16, "image_width": 16,
-          "image_mode": "RGB", "pixel_range": [0, 255]}
+SCHEMA = {"classes": list(CLASSES), "group_columns": ["scanner"],
+          "groups": {"scanner": ["handheld", "s100", "s200"]}, "image_height": 16, "image_width": 16,
+          "image_mode": "RGB", "pixel_range": [0, 255], "images": "images",
+          "metadata": "metadata.csv", "production": "production"}
 THRESHOLDS = {"min_images_per_class_and_group": 0, "pixel_range": [0, 255]}
 
 
