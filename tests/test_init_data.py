@@ -75,7 +75,8 @@ def test_image_folder_grayscale_is_described_and_its_metadata_written(tmp_path):
     dataset = yaml.safe_load((project / "conf" / "local" / "globals.yml").read_text())["dataset"]
     assert list(dataset) == list(DESCRIPTION_KEYS)
     assert dataset == {
-        "name": "scans", "images": "data/scans", "metadata": "data/scans_metadata.csv", "production": None,
+        "name": "scans", "images": "data/scans", "metadata": "data/scans_metadata.csv",
+        "production": "data/scans_production", "production_batch": "holdout", "production_holdout": 0.1,
         "classes": [0, 1, 10], "image_height": 10, "image_width": 12, "image_mode": "L",
         "pixel_range": [0, 255], "group_columns": [], "groups": {},
     }

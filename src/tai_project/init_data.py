@@ -38,8 +38,11 @@ from PIL import Image, UnidentifiedImageError
 from tai_project.data_version import untracked_reason
 from tai_project.errors import DataValidationError
 
-DESCRIPTION_KEYS = ("name", "images", "metadata", "production", "classes", "image_height",
-                    "image_width", "image_mode", "pixel_range", "group_columns", "groups")
+DESCRIPTION_KEYS = ("name", "images", "metadata", "production", "production_batch",
+                    "production_holdout", "classes", "image_height", "image_width", "image_mode",
+                    "pixel_range", "group_columns", "groups")
+# monitoring's default batch for a user's data: a slice of it held out from every split
+DEFAULT_PRODUCTION_BATCH, DEFAULT_PRODUCTION_HOLDOUT = "holdout", 0.1
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 ALLOWED_MODES = ("L", "RGB")
 RESERVED_COLUMNS = ("image_id", "path", "label")
@@ -204,7 +207,11 @@ def describe(folder: Path, *, name: str | None = None, group_column: str | None 
         "name": name or folder.name,
         "images": images.as_posix(),
         "metadata": metadata_path.as_posix(),
-        "production": None,
+        # new batches go in <folder>_production/<batch>/; until then monitoring scores the
+        # held-out slice (production_batch: holdout)
+        "production": (folder.parent / f"{folder.name}_production").as_posix(),
+        "production_batch": DEFAULT_PRODUCTION_BATCH,
+        "production_holdout": DEFAULT_PRODUCTION_HOLDOUT,
         "classes": _classes(metadata["label"]),
         "image_height": height,
         "image_width": width,
@@ -230,7 +237,8 @@ def write_description(description: dict[str, Any], globals_file: Path, project: 
     content = yaml.safe_load(globals_file.read_text(encoding="utf-8")) if globals_file.is_file() else None
     content = content or {}
     content["dataset"] = {**description, **{k: _relative(description[k], project)
-                                            for k in ("images", "metadata") if description[k]}}
+                                            for k in ("images", "metadata", "production")
+                                            if description[k]}}
     globals_file.parent.mkdir(parents=True, exist_ok=True)
     globals_file.write_text(yaml.safe_dump(content, sort_keys=False, allow_unicode=True), encoding="utf-8")
 
@@ -270,7 +278,8 @@ def init_data(folder: Path, *, project: Path, env: str = "local", group_column: 
     write_description(description, globals_file, project)
     folder = folder.resolve()
     tracked = dvc_add([folder] + ([Path(description["metadata"])] if metadata is not None else []), project)
-    shown = yaml.safe_dump({"dataset": {k: description[k] for k in DESCRIPTION_KEYS}}, sort_keys=False)
+    shown = yaml.safe_dump({"dataset": yaml.safe_load(globals_file.read_text())["dataset"]},
+                           sort_keys=False)
     return "\n".join([
         f"Dataset description written to {globals_file.relative_to(project)}:", shown.rstrip(),
         *(f"note: {n}" for n in notes), tracked,
