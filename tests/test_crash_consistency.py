@@ -17,10 +17,10 @@ import yaml
 from kedro.config import OmegaConfigLoader
 
 from tai_project import registry
-from tests.conftest import FAST_PARAMS, _merge, run_kedro
+from tests.conftest import FAST_PARAMS, TINY_MODEL, _merge, run_kedro
 
 pytestmark = pytest.mark.slow
-MODEL = "tai_classifier"
+MODEL = TINY_MODEL
 
 
 def _deploy(project: Path, crash_at: str | None = None) -> subprocess.CompletedProcess:

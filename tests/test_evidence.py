@@ -18,7 +18,7 @@ from tai_project.errors import EvidenceError, TrustGateError
 from tai_project.evidence import decide_promotion, measure_evidence
 from tai_project.integrity import network_sha256
 from tai_project.models.network import SmallCNN, load_checkpoint, save_checkpoint
-from tests.conftest import run_kedro
+from tests.conftest import TINY_MODEL, run_kedro
 from tests.test_registry import client, decisions, register, release, store  # noqa: F401
 
 MEASURED = {"network_sha256": "a" * 64, "data_sha256": "b" * 64, "requirements_sha256": "c" * 64}
@@ -159,7 +159,7 @@ def test_a_network_trained_after_the_gate_is_not_deployed(project):
     run_kedro(project)
     uri = f"sqlite:///{project}/mlflow.db"
     registry_client = mlflow.MlflowClient(uri, uri)
-    assert registry.alias_version(registry_client, "tai_classifier", "champion") == "1"
+    assert registry.alias_version(registry_client, TINY_MODEL, "champion") == "1"
 
     run_kedro(project, params=BAD_TRAINING, pipeline_names=["model_engineering"])
     with pytest.raises(EvidenceError) as error:
@@ -167,15 +167,15 @@ def test_a_network_trained_after_the_gate_is_not_deployed(project):
     message = str(error.value)
     assert "network_sha256: the network here has SHA-256" in message
     assert "kedro run --pipeline model_evaluation" in message and "'champion' is unchanged" in message
-    assert registry.alias_version(registry_client, "tai_classifier", "champion") == "1"
-    assert len(registry_client.search_model_versions("name='tai_classifier'")) == 1
+    assert registry.alias_version(registry_client, TINY_MODEL, "champion") == "1"
+    assert len(registry_client.search_model_versions(f"name='{TINY_MODEL}'")) == 1
 
     # the documented way: evaluate the new network, then deploy: the gate now decides
     run_kedro(project, pipeline_names=["model_evaluation"])
     with pytest.raises(TrustGateError, match="min_accuracy"):
         run_kedro(project, pipeline_names=["deployment"])
-    assert registry.alias_version(registry_client, "tai_classifier", "champion") == "1"
-    rejected = registry_client.get_model_version("tai_classifier", "2").tags
+    assert registry.alias_version(registry_client, TINY_MODEL, "champion") == "1"
+    rejected = registry_client.get_model_version(TINY_MODEL, "2").tags
     assert rejected["trust_gate"] == "failed"
     report = json.loads(sorted((project / "data/08_reporting/gate_report.json").glob(
         "*/gate_report.json"))[-1].read_text())

@@ -6,6 +6,7 @@ project (its own configuration, its own MLflow store), stopped at the end."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import select
@@ -24,7 +25,7 @@ import pytest
 import yaml
 
 from tai_project import registry
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, write_test_configuration
 from tests.test_registry import register, release
 
 pytestmark = pytest.mark.slow
@@ -258,6 +259,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     project = tmp_path_factory.mktemp("served")
     shutil.copytree(PROJECT_ROOT / "conf" / "base", project / "conf" / "base")
     (project / "conf" / "local").mkdir()
+    write_test_configuration(project)   # the tests' own dataset description, not the user's
     parameters = project / "conf" / "base" / "parameters" / "deployment.yml"
     config = yaml.safe_load(parameters.read_text())
     config["deployment"]["serving"].update(max_body_bytes=MAX_BODY_BYTES,
@@ -268,7 +270,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     mlflow.set_experiment("registry")
-    register(release(), name)
+    with contextlib.chdir(project):   # the audit log and signing key are the project's
+        register(release(), name)
     mlflow.set_tracking_uri(None)
     mlflow.set_registry_uri(None)
     port = _free_port()

@@ -14,8 +14,9 @@ from tai_project.datasets.default_data import render_digits
 from tai_project.pipelines.model_engineering.nodes import train_classifier
 from tai_project.pipelines.model_evaluation.nodes import compute_fairness_metrics, predict_test_split
 from tai_project.trust.requirements import check_requirements, parse_requirements
+from tests.conftest import TINY_SCHEMA
 
-SCHEMA = {"classes": list(range(10)), "group_columns": ["site"]}
+SCHEMA = TINY_SCHEMA
 TRAINING = {"device": "cpu", "network": {"channels": [16, 32], "groups": 4},
             "training": {"max_epochs": 15, "batch_size": 64, "learning_rate": 0.003,
                          "weight_decay": 0.0001, "early_stopping_patience": 4}}
