@@ -35,7 +35,9 @@ PLACEHOLDERS = {
     "python_package": "{{ cookiecutter.python_package }}",
     "repo_name": "{{ cookiecutter.repo_name }}",
     "project_name": "{{ cookiecutter.project_name }}",
-    "model_name": "{{ cookiecutter.python_package }}_classifier",
+    # the registered model is named after the dataset (tai_<dataset.name>), not the package:
+    # a new project keeps that rule
+    "model_name": "tai_${globals:dataset.name}",
 }
 # Outside git: what a walk leaves out (the .gitignore'd run products of a working copy).
 _SKIP_DIRS = {".git", ".venv", "__pycache__", ".pytest_cache", ".ruff_cache", ".ipynb_checkpoints",
@@ -78,7 +80,7 @@ class Names:
         """The names ``kedro new --name`` derives (kedro's ``_derive_package_name``)."""
         name = project_name.strip()
         package = name.replace(" ", "_").replace("-", "_").lower()
-        return cls(package, _kebab(name), name, f"{package}_classifier")
+        return cls(package, _kebab(name), name, PLACEHOLDERS["model_name"])
 
 
 def _kebab(project_name: str) -> str:

@@ -36,7 +36,7 @@ def _render(template: str, names: build_starter.Names) -> str:
 
 def test_names_are_kedros():
     assert TARGET.python_package == _derive_package_name("Acme Scans") == "acme_scans"
-    assert TARGET.repo_name == "acme-scans" and TARGET.model_name == "acme_scans_classifier"
+    assert TARGET.repo_name == "acme-scans" and TARGET.model_name == "tai_${globals:dataset.name}"
 
 
 @pytest.mark.parametrize("text", [
@@ -50,7 +50,7 @@ def test_templatise_renders_back_to_the_renamed_text(text):
     rendered = _render(build_starter.templatise(text, SOURCE), TARGET)
     assert rendered == build_starter.rename(text, SOURCE, TARGET)
     assert rendered.startswith("import acme_scans.trust\n")
-    assert rendered.endswith("name: acme_scans_classifier\n")
+    assert rendered.endswith("name: tai_${globals:dataset.name}\n")
 
 
 def test_template_leaves_out_local_configuration_and_run_products():
@@ -72,7 +72,8 @@ def _git(root: Path, *args: str) -> str:
 
 
 def _stray_names(tree: dict[str, bytes]) -> list[str]:
-    names = {SOURCE.python_package, SOURCE.repo_name, SOURCE.model_name}
+    # the model name (tai_<dataset.name>) is kept on purpose: it follows the dataset
+    names = {SOURCE.python_package, SOURCE.repo_name}
     return [f"{path}: {name}" for path, content in tree.items() for name in names
             if name in path or name.encode() in content]
 
@@ -123,7 +124,7 @@ def test_kedro_new_and_cookiecutter_make_a_renamed_project_whose_fast_tests_pass
     assert "src/acme_scans/pipelines/model_evaluation/pipeline.py" in tree
     assert 'package_name = "acme_scans"' in tree["pyproject.toml"].decode()
     assert 'project_name = "Acme Scans"' in tree["pyproject.toml"].decode()
-    assert "registered_model_name acme_scans_classifier" in tree["conf/base/catalog.yml"].decode()
+    assert "registered_model_name tai_${globals:dataset.name}" in tree["conf/base/catalog.yml"].decode()
     assert len(tree) == len(build_starter.project_files(PROJECT_ROOT))
     # a git repository (so a DVC project: .dvc/config is in the template) with a first commit,
     # and no DVC pointer of the template's data: its `make data` writes its own
