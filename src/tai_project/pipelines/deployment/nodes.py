@@ -145,7 +145,8 @@ def enforce_trust_gate(
             + (f"{what_to_try}\n" if what_to_try else "") +
             f"It is registered as version {version} of "
             f"'{registry_state['registered_model_name']}' with alias 'challenger'; "
-            f"'champion' still points to version {registry_state['champion']}.\n"
+            + (f"'champion' still points to version {registry_state['champion']}.\n"
+               if registry_state.get("champion") else "there is no champion yet.\n") +
             "To proceed: improve the model or data (see the gate report in "
             "data/08_reporting/gate_report.json and the model card next to it), or, with the "
             "sign-off of whoever owns the requirements, change "
